@@ -1,0 +1,28 @@
+# Fresh-machine targets: each one creates the virtual environment it needs.
+# torch is installed first and pinned, so that pip takes the CPU wheel instead of CUDA packages.
+PYTHON ?= python3
+VENV ?= .venv
+BIN = $(VENV)/bin
+
+.PHONY: demo test bench clean
+
+$(BIN)/brushwork: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check torch==2.13.0
+	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+## demo: paint the bundled example photo in the bundled example style -> demo.png
+demo: $(BIN)/brushwork
+	$(BIN)/brushwork stylize examples/content.jpg examples/style.jpg -o demo.png --size 320 --iterations 200
+
+## test: the whole test suite (unit tests on a tiny VGG, integration tests on the real weights)
+test: $(BIN)/brushwork
+	$(BIN)/python -m pytest
+
+## bench: seconds per iteration and peak memory at 256 and 512 px -> bench/results/
+bench: $(BIN)/brushwork
+	$(BIN)/python bench/speed.py
+
+clean:
+	rm -rf $(VENV) demo.png

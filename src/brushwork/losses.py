@@ -1,0 +1,93 @@
+"""The losses of Gatys, Ecker and Bethge (2015), each a pure function plus a thin weighted module.
+
+Shapes: features are [B,N,H,W] (N channels, M = H*W positions); Gram matrices are [B,N,N].
+
+Normalisation (a departure from the paper, for weights that work at every size and backbone):
+Gatys et al. rescale the network so that every filter's mean activation is one, which keeps the
+layers of the style loss in balance, and they state their losses for one image size. We leave the
+weights as trained and instead divide each layer's loss by the squared norm of its own target:
+
+* content: ``content_loss(F, P) / sum(P**2)``, i.e. half the relative squared error;
+* style: ``style_layer_loss(G, A) / mean(A**2)`` with Grams averaged over positions, i.e. a quarter of
+  the relative squared error of the Gram matrix, for every layer whatever its scale.
+
+Both are invariant to the scale of each layer's activations (so VGG weights with Caffe 0-255 inputs
+and torchvision's [0,1] inputs share one set of default weights) and to the number of positions M
+(so one set of weights serves 128 px and 2048 px alike).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def gram_matrix(features: torch.Tensor) -> torch.Tensor:
+    """Channel correlations averaged over positions: [B,N,H,W] -> [B,N,N], G = F Fᵀ / M."""
+    b, n, h, w = features.shape
+    flat = features.reshape(b, n, h * w)
+    return flat @ flat.transpose(1, 2) / (h * w)
+
+
+def content_loss(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Paper eq. 1: ½ Σ (F - P)², summed over the whole batch. Shapes [B,N,H,W]; returns a scalar."""
+    return 0.5 * (features - target).pow(2).sum()
+
+
+def style_layer_loss(gram: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Paper eq. 4: E = 1/(4 N² M²) Σ (G - A)², written for Grams already divided by M ([B,N,N]).
+
+    Dividing each Gram by its own image's M makes the loss defined when the style image has another
+    size than the output; for equal sizes it is exactly the paper's E.
+    """
+    n = gram.shape[-1]
+    return (gram - target).pow(2).sum() / (4 * n * n)
+
+
+def total_variation(image: torch.Tensor) -> torch.Tensor:
+    """Mean squared difference between vertically and horizontally adjacent pixels of [B,C,H,W]."""
+    dy = (image[..., 1:, :] - image[..., :-1, :]).pow(2).mean()
+    dx = (image[..., :, 1:] - image[..., :, :-1]).pow(2).mean()
+    return dy + dx
+
+
+def _positive(x: torch.Tensor) -> torch.Tensor:
+    """``x`` raised to the smallest positive normal number, so that an all-zero target divides safely."""
+    return x.clamp_min(torch.finfo(x.dtype).tiny)
+
+
+class ContentLoss(nn.Module):
+    """Weighted content loss against fixed target features [1,N,H,W], normalised by ``sum(P**2)``."""
+
+    def __init__(self, target: torch.Tensor, weight: float = 1.0) -> None:
+        super().__init__()
+        self.weight = weight
+        self.register_buffer("target", target.detach())
+        self.register_buffer("norm", 1.0 / _positive(target.detach().pow(2).sum()))
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.weight * self.norm * content_loss(features, self.target)
+
+
+class StyleLoss(nn.Module):
+    """Weighted style loss of one layer against a target Gram [1,N,N], normalised by ``mean(A**2)``."""
+
+    def __init__(self, target_gram: torch.Tensor, weight: float = 1.0) -> None:
+        super().__init__()
+        self.weight = weight
+        self.register_buffer("target", target_gram.detach())
+        self.register_buffer("norm", 1.0 / _positive(target_gram.detach().pow(2).mean()))
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.weight * self.norm * style_layer_loss(gram_matrix(features), self.target)
+
+
+class TVLoss(nn.Module):
+    """Weighted total-variation loss of an image [B,C,H,W] in [0,1]."""
+
+    def __init__(self, weight: float = 1.0) -> None:
+        super().__init__()
+        self.weight = weight
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        return self.weight * total_variation(image)

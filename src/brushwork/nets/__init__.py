@@ -1,0 +1,1 @@
+"""Backbone networks and their weights."""

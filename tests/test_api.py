@@ -1,0 +1,51 @@
+"""The Python API: every input kind, the CLI's defaults, alpha kept."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import brushwork
+from brushwork.cli import build_parser
+from brushwork.config import StyleConfig
+from brushwork.nets.vgg import Backbone
+
+
+def _inputs(tmp_path: Path) -> dict[str, object]:
+    rng = np.random.default_rng(0)
+    array = rng.integers(0, 255, (30, 40, 3), dtype=np.uint8)
+    Image.fromarray(array).save(tmp_path / "c.png")
+    return {"path": tmp_path / "c.png", "str": str(tmp_path / "c.png"), "pil": Image.fromarray(array),
+            "numpy": array, "tensor": torch.from_numpy(array).permute(2, 0, 1)[None].float() / 255}
+
+
+@pytest.mark.parametrize("kind", ["path", "str", "pil", "numpy", "tensor"])
+def test_stylize_accepts_every_input_kind(kind: str, tmp_path: Path, tiny_backbone: Backbone) -> None:
+    source = _inputs(tmp_path)[kind]
+    result = brushwork.stylize(source, source, size=32, iterations=2, backbone=tiny_backbone)
+    assert isinstance(result, Image.Image) and result.size == (32, 24) and result.mode == "RGB"
+
+
+def test_transparent_content_keeps_its_alpha(tiny_backbone: Backbone) -> None:
+    rgba = np.zeros((40, 40, 4), np.uint8)
+    rgba[..., :3] = 120
+    rgba[10:30, 10:30, 3] = 255  # an opaque square on a transparent ground
+    result = brushwork.stylize(rgba, rgba[..., :3], size=40, iterations=1, backbone=tiny_backbone)
+    assert result.mode == "RGBA"
+    alpha = np.asarray(result)[..., 3]
+    assert alpha[20, 20] == 255 and alpha[2, 2] == 0
+
+
+def test_cli_and_api_share_every_default() -> None:
+    args = build_parser().parse_args(["stylize", "a.jpg", "b.jpg", "-o", "c.png"])
+    config = StyleConfig(**{f.name: getattr(args, f.name) for f in fields(StyleConfig)})
+    assert config == StyleConfig()
+
+
+def test_public_api() -> None:
+    assert {"stylize", "StyleConfig", "load_backbone", "Progress", "BrushworkError"} <= set(brushwork.__all__)

@@ -1,0 +1,142 @@
+"""The command line as a new user meets it: one-line errors, nothing left behind, outputs that reopen."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from brushwork.cli import main
+from brushwork.image import read_metadata
+
+
+@pytest.fixture
+def photos(tmp_path: Path) -> tuple[Path, Path]:
+    rng = np.random.default_rng(0)
+    content, style = tmp_path / "content.jpg", tmp_path / "style.png"
+    Image.fromarray(rng.integers(0, 255, (60, 80, 3), dtype=np.uint8)).save(content)
+    Image.fromarray(rng.integers(0, 255, (50, 50, 3), dtype=np.uint8)).save(style)
+    return content, style
+
+
+def _run(capsys: pytest.CaptureFixture, *argv: str) -> tuple[int, str]:
+    code = main(list(argv))
+    return code, capsys.readouterr().err
+
+
+def test_stylize_writes_an_image_with_metadata_snapshots_and_gif(
+        photos: tuple[Path, Path], tiny_checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    content, style = photos
+    out = tmp_path / "out.png"
+    code, err = _run(capsys, "stylize", str(content), str(style), "-o", str(out), "--weights",
+                     str(tiny_checkpoint), "--size", "40", "--iterations", "4", "--snapshot-every", "2",
+                     "--gif", str(tmp_path / "anim.gif"))
+    assert code == 0, err
+    with Image.open(out) as image:
+        assert image.size == (40, 30) and image.mode == "RGB"
+    meta = read_metadata(out)
+    assert meta["size"] == "40" and meta["iterations"] == "4" and meta["content"] == str(content)
+    assert sorted(p.name for p in tmp_path.glob("out_iter*.png")) == ["out_iter00002.png", "out_iter00004.png"]
+    with Image.open(tmp_path / "anim.gif") as gif:
+        assert gif.n_frames >= 4 and gif.size == (40, 30)
+    assert "stylize" in err and "style=" in err, "the progress bar shows each loss term"
+
+
+def test_output_format_follows_the_extension(photos, tiny_checkpoint, tmp_path, capsys) -> None:
+    out = tmp_path / "out.jpg"
+    code, _ = _run(capsys, "stylize", *map(str, photos), "-o", str(out), "--weights", str(tiny_checkpoint),
+                   "--size", "32", "--iterations", "1", "-q")
+    assert code == 0
+    with Image.open(out) as image:
+        assert image.format == "JPEG" and image.size == (32, 24)
+
+
+def _bad_inputs(tmp: Path, content: Path, style: Path) -> dict[str, tuple[list[str], str]]:
+    (tmp / "notes.txt").write_text("not a picture")
+    (tmp / "cut.jpg").write_bytes(content.read_bytes()[:300])
+    big = tmp / "big.png"
+    Image.new("RGB", (200, 200)).save(big)
+    return {
+        "missing": ([str(tmp / "nope.jpg"), str(style)], "nope.jpg: file not found"),
+        "not an image": ([str(tmp / "notes.txt"), str(style)], "notes.txt: not an image"),
+        "truncated": ([str(tmp / "cut.jpg"), str(style)], "cut.jpg: .*[Tt]runcated"),
+        "too many pixels": ([str(content), str(big), "--max-pixels", "10000"], "big.png: .*over the limit"),
+        "zero size": ([str(content), str(style), "--size", "0"], "--size 0: must be"),
+        "absurd size": ([str(content), str(style), "--size", "99999"], "--size 99999: must be"),
+        "not a number": ([str(content), str(style), "--size", "big"], "--size: invalid int value"),
+        "unknown layer": ([str(content), str(style), "--style-layers", "relu1_1,relu9_1"],
+                          "--style-layers: unknown layer 'relu9_1'"),
+        "bad layer weights": ([str(content), str(style), "--style-layer-weights", "1,2"],
+                              "--style-layer-weights"),
+    }
+
+
+@pytest.mark.parametrize("case", ["missing", "not an image", "truncated", "too many pixels", "zero size",
+                                  "absurd size", "not a number", "unknown layer", "bad layer weights"])
+def test_bad_input_is_one_line_and_leaves_nothing(case, photos, tiny_checkpoint, tmp_path) -> None:
+    argv, message = _bad_inputs(tmp_path, *photos)[case]
+    out = tmp_path / "out" / "result.png"
+    out.parent.mkdir()
+    result = subprocess.run([sys.executable, "-m", "brushwork", "stylize", *argv, "-o", str(out),
+                             "--weights", str(tiny_checkpoint), "--iterations", "2", "-q"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    assert re.search(message, lines[0]), lines[0]
+    assert list(out.parent.iterdir()) == []
+
+
+@pytest.mark.parametrize("output, message", [
+    ("missing-dir/out.png", "missing-dir"),
+    ("out.bmp", "unsupported output format '.bmp'"),
+])
+def test_unwritable_output_fails_before_any_work(output, message, photos, tmp_path, capsys) -> None:
+    code, err = _run(capsys, "stylize", *map(str, photos), "-o", str(tmp_path / output),
+                     "--weights", "no-such-weights")
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+
+
+def test_ctrl_c_stops_cleanly_and_keeps_the_last_snapshot(photos, tiny_checkpoint, tmp_path) -> None:
+    out = tmp_path / "out.png"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "brushwork", "stylize", *map(str, photos), "-o", str(out), "--weights",
+         str(tiny_checkpoint), "--size", "48", "--iterations", "100000", "--snapshot-every", "3", "-q"],
+        stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not list(tmp_path.glob("out_iter*.png")) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert "interrupted; last snapshot:" in err and "Traceback" not in err
+    kept = Path(err.strip().rsplit(": ", 1)[1])
+    assert kept.is_file() and Image.open(kept).size == (48, 36)
+    assert not out.exists()
+    assert not [p for p in os.listdir(tmp_path) if p.startswith(".")], "no temp files left"
+
+
+def test_weights_list_shows_every_source(capsys, monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv("BRUSHWORK_CACHE_DIR", str(tmp_path))
+    assert main(["weights", "list"]) == 0
+    out = capsys.readouterr().out
+    for name in ("vgg16-hed", "vgg19", "vgg16", "vgg19-caffe"):
+        assert name in out
+    assert "not cached" in out and str(tmp_path) in out
+
+
+def test_weights_fetch_offline_explains_what_to_do(capsys, monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv("BRUSHWORK_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr("brushwork.nets.weights._download",
+                        lambda url, dest, progress: (_ for _ in ()).throw(OSError("network is unreachable")))
+    code, err = _run(capsys, "weights", "fetch", "vgg19")
+    assert code == 2
+    assert "network is unreachable" in err and "vgg19-dcbb9e9d.pth" in err and str(tmp_path) in err
