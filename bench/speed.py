@@ -36,7 +36,7 @@ def measure(size: int, iterations: int, device: str) -> dict[str, float]:
     dev = resolve_device(device)
     content = resize_long_side(load_image(CONTENT, config.max_pixels)[0], size).to(dev)
     style = resize_long_side(load_image(STYLE, config.max_pixels)[0], size).to(dev)
-    objective = Objective(backbone_for(config, dev), content, style, config)
+    objective = Objective(backbone_for(config, dev), content, [style], config)
     start = initial_image(content, style, config.init, config.seed)
     optimise(objective, start, StyleConfig(iterations=3), [])  # warm-up: allocator, kernels
     stamps: list[float] = []

@@ -64,6 +64,7 @@ def _bad_inputs(tmp: Path, content: Path, style: Path) -> dict[str, tuple[list[s
     (tmp / "cut.jpg").write_bytes(content.read_bytes()[:300])
     big = tmp / "big.png"
     Image.new("RGB", (200, 200)).save(big)
+    Image.new("L", (50, 50), 255).save(tmp / "square.png")
     return {
         "missing": ([str(tmp / "nope.jpg"), str(style)], "nope.jpg: file not found"),
         "not an image": ([str(tmp / "notes.txt"), str(style)], "notes.txt: not an image"),
@@ -76,11 +77,20 @@ def _bad_inputs(tmp: Path, content: Path, style: Path) -> dict[str, tuple[list[s
                           "--style-layers: unknown layer 'relu9_1'"),
         "bad layer weights": ([str(content), str(style), "--style-layer-weights", "1,2"],
                               "--style-layer-weights"),
+        "no style": ([str(content)], "needs at least one style image"),
+        "blend mismatch": ([str(content), str(style), "--style", str(style), "--style-blend", "1,2,3"],
+                           "--style-blend 1.0,2.0,3.0: needs one value per style image \\(2\\)"),
+        "style scale": ([str(content), str(style), "--style-scale", "5"], "--style-scale 5.0: must be 0.25 to 4"),
+        "mask shape": ([str(content), str(style), "--style-masks", str(tmp / "square.png")],
+                       "square.png: mask is 50x50, its aspect ratio differs"),
+        "missing init": ([str(content), str(style), "--init", str(tmp / "earlier.png")],
+                         "earlier.png: file not found"),
     }
 
 
 @pytest.mark.parametrize("case", ["missing", "not an image", "truncated", "too many pixels", "zero size",
-                                  "absurd size", "not a number", "unknown layer", "bad layer weights"])
+                                  "absurd size", "not a number", "unknown layer", "bad layer weights",
+                                  "no style", "blend mismatch", "style scale", "mask shape", "missing init"])
 def test_bad_input_is_one_line_and_leaves_nothing(case, photos, tiny_checkpoint, tmp_path) -> None:
     argv, message = _bad_inputs(tmp_path, *photos)[case]
     out = tmp_path / "out" / "result.png"
@@ -140,3 +150,22 @@ def test_weights_fetch_offline_explains_what_to_do(capsys, monkeypatch, tmp_path
     code, err = _run(capsys, "weights", "fetch", "vgg19")
     assert code == 2
     assert "network is unreachable" in err and "vgg19-dcbb9e9d.pth" in err and str(tmp_path) in err
+
+
+def test_two_styles_with_masks_blend_and_scales(photos, tiny_checkpoint, tmp_path, capsys) -> None:
+    content, style = photos
+    left = tmp_path / "left.png"
+    Image.fromarray(np.repeat(np.where(np.arange(80) < 40, 255, 0).astype(np.uint8)[None], 60, axis=0)).save(left)
+    right = tmp_path / "right.png"
+    Image.fromarray(255 - np.asarray(Image.open(left))).save(right)
+    out = tmp_path / "two.webp"
+    code, err = _run(capsys, "stylize", str(content), str(style), "--style", str(content), "-o", str(out),
+                     "--weights", str(tiny_checkpoint), "--size", "96", "--scale-iterations", "2,2",
+                     "--style-blend", "3,7", "--style-masks", f"{left},{right}", "--style-scale", "0.5",
+                     "--preserve-colors", "luminance", "--gif", str(tmp_path / "a.gif"))
+    assert code == 0, err
+    with Image.open(out) as image:
+        assert image.size == (96, 72) and image.format == "WEBP"
+    assert read_metadata(out)["style_blend"] == "(3.0, 7.0)"
+    with Image.open(tmp_path / "a.gif") as gif:
+        assert gif.size == (96, 72), "frames of the coarse scale are scaled to the output size"

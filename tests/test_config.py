@@ -19,7 +19,6 @@ from brushwork.errors import BrushworkError
     ({"style_layer_weights": (0.0,) * 5}, "not all zero"),
     ({"content_layers": ()}, "--content-layers"),
     ({"optimizer": "sgd"}, "--optimizer sgd: must be one of lbfgs, adam"),
-    ({"init": "blank"}, "--init blank"),
     ({"max_pixels": 0}, "--max-pixels"),
 ])
 def test_bad_values(options: dict, message: str) -> None:

@@ -24,7 +24,7 @@ def test_style_falls_tenfold_and_content_stays_closer_than_noise(shared_images: 
     config = StyleConfig(size=128, iterations=80)
     content = resize_long_side(load_image(shared_images / "content" / "tubingen.jpg", config.max_pixels)[0], 128)
     style = resize_long_side(load_image(shared_images / "style" / "starry_night.jpg", config.max_pixels)[0], 128)
-    objective = Objective(backbone, content, style, config)
+    objective = Objective(backbone, content, [style], config)
     with torch.no_grad():
         at_start = objective(content)
         noise = objective(initial_image(content, style, "noise", seed=0))

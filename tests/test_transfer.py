@@ -23,13 +23,13 @@ def _run(backbone: Backbone, **options) -> tuple[torch.Tensor, list[Progress]]:
     content, style = _images()
     seen: list[Progress] = []
     start = initial_image(content, style, config.init, config.seed)
-    result = optimise(Objective(backbone, content, style, config), start, config, [seen.append])
+    result = optimise(Objective(backbone, content, [style], config), start, config, [seen.append])
     return result, seen
 
 
 def test_objective_reports_each_term_by_name(tiny_backbone: Backbone) -> None:
     content, style = _images()
-    terms = Objective(tiny_backbone, content, style, StyleConfig())(content)
+    terms = Objective(tiny_backbone, content, [style], StyleConfig())(content)
     assert set(terms) == {"content", "style", "tv", "total"}
     assert terms["content"].item() == 0.0 and terms["style"].item() > 0
     assert terms["total"].item() == pytest.approx(sum(terms[k].item() for k in ("content", "style", "tv")))
@@ -75,7 +75,7 @@ def test_zero_style_weight_keeps_the_content(tiny_backbone: Backbone) -> None:
 def test_unknown_layer_names_the_option(tiny_backbone: Backbone) -> None:
     content, style = _images()
     with pytest.raises(BrushworkError, match="--content-layers: unknown layer 'relu9_9'"):
-        Objective(tiny_backbone, content, style, StyleConfig(content_layers=("relu9_9",)))
+        Objective(tiny_backbone, content, [style], StyleConfig(content_layers=("relu9_9",)))
 
 
 def test_devices() -> None:

@@ -68,3 +68,9 @@ def test_backbone_applies_its_own_preprocessing(convention: str, expected: list[
 def test_backbone_is_frozen(tiny_backbone: Backbone) -> None:
     assert not any(p.requires_grad for p in tiny_backbone.trunk.parameters())
     assert not tiny_backbone.trunk.training
+
+
+def test_too_small_an_image_is_a_clear_error(tiny_backbone: Backbone) -> None:
+    tiny_backbone.features(torch.rand(1, 3, 16, 40), ["relu5_1"])  # 16 px: four poolings fit
+    with pytest.raises(BrushworkError, match="an image of 40x12 px is too small for layer relu5_1: .*16 px"):
+        tiny_backbone.features(torch.rand(1, 3, 12, 40), ["relu1_1", "relu5_1"])

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from typing import Any
 
 import torch
 from PIL import Image
 
-from brushwork.config import StyleConfig
-from brushwork.image import ImageSource, load_image, resize_long_side, to_pil
+from brushwork.config import INIT_KEYWORDS, StyleConfig
+from brushwork.image import ImageSource, load_image, load_mask, to_pil
 from brushwork.nets.vgg import Backbone
 from brushwork.nets.weights import load_backbone
-from brushwork.transfer import Callback, Objective, initial_image, optimise, resolve_device
+from brushwork.transfer import Callback, paint, resolve_device
 
 
 def backbone_for(config: StyleConfig, device: torch.device) -> Backbone:
@@ -24,28 +24,35 @@ def backbone_for(config: StyleConfig, device: torch.device) -> Backbone:
 
 def stylize(
     content: ImageSource,
-    style: ImageSource,
+    style: ImageSource | Sequence[ImageSource],
     config: StyleConfig | None = None,
     *,
     callbacks: Iterable[Callback] = (),
     backbone: Backbone | None = None,
     **options: Any,
 ) -> Image.Image:
-    """Paint ``content`` in the style of ``style`` (Gatys et al. 2015).
+    """Paint ``content`` in the style of ``style`` (Gatys et al. 2015), or of several styles blended.
 
-    ``content`` and ``style`` are paths, PIL images, NumPy arrays (HxWxC) or tensors ([1,C,H,W] in
-    [0,1]). ``options`` override fields of ``config`` (defaults: StyleConfig()), e.g. ``size=256``.
-    ``backbone`` reuses an already loaded network (it must match ``config``'s weights). Returns an
-    RGB image (RGBA when the content had transparency) whose long side is ``size`` px.
+    ``content`` and each style are paths, PIL images, NumPy arrays (HxWxC) or tensors ([1,C,H,W] in
+    [0,1]); pass a list for several styles. ``options`` override fields of ``config`` (defaults:
+    StyleConfig()), e.g. ``size=256``, ``style_blend=(3, 7)``, ``style_masks=("left.png",
+    "right.png")``. ``backbone`` reuses an already loaded network (it must match ``config``'s
+    weights). Returns an RGB image (RGBA when the content had transparency) whose long side is
+    ``size`` px.
     """
     config = replace(config or StyleConfig(), **options)
+    styles = list(style) if isinstance(style, (list, tuple)) else [style]
+    config.check_styles(len(styles))
     device = resolve_device(config.device)
     content_rgb, alpha = load_image(content, config.max_pixels)
-    style_rgb, _ = load_image(style, config.max_pixels)
-    content_rgb = resize_long_side(content_rgb, config.size).to(device)
-    style_rgb = resize_long_side(style_rgb, config.size).to(device)
+    height, width = content_rgb.shape[-2:]
+    style_rgbs = [load_image(s, config.max_pixels)[0].to(device) for s in styles]
+    masks = None if config.style_masks is None else [
+        load_mask(path, config.max_pixels, height, width).to(device) for path in config.style_masks]
+    content_mask = None if config.content_mask is None else load_mask(
+        config.content_mask, config.max_pixels, height, width).to(device)
+    init = None if config.init in INIT_KEYWORDS else load_image(config.init, config.max_pixels)[0].to(device)
     net = backbone.to(device) if backbone is not None else backbone_for(config, device)
-    objective = Objective(net, content_rgb, style_rgb, config)
-    start = initial_image(content_rgb, style_rgb, config.init, config.seed)
-    result = optimise(objective, start, config, callbacks)
+    result = paint(net, content_rgb.to(device), style_rgbs, config, style_masks=masks,
+                   content_mask=content_mask, init=init, callbacks=callbacks)
     return to_pil(result.cpu(), alpha)

@@ -16,6 +16,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any, NoReturn
 
+from PIL import Image
 from tqdm import tqdm
 
 from brushwork.api import stylize
@@ -74,7 +75,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("stylize", help="paint a content image in the style of another image")
     run.add_argument("content", type=Path, help="the photo to repaint")
-    run.add_argument("style", type=Path, help="the artwork whose style to take")
+    run.add_argument("styles", type=Path, nargs="*", metavar="style",
+                     help="the artwork(s) whose style to take; several are blended (see --style-blend)")
+    run.add_argument("--style", dest="more_styles", type=Path, action="append", default=[],
+                     help="another style image (repeatable), after those given as arguments")
     run.add_argument("-o", "--output", type=Path, required=True,
                      help="output image; .png, .jpg, .webp or .tif")
     run.add_argument("--snapshot-every", type=int, default=0, metavar="N",
@@ -99,6 +103,7 @@ class _Recorder:
     """Progress bar, snapshots and GIF frames of one stylize run, driven by Progress callbacks."""
 
     def __init__(self, args: argparse.Namespace, iterations: int) -> None:
+        """``iterations``: the run's total over all scales."""
         self.output: Path = args.output
         self.every: int = args.snapshot_every
         self.folder: Path = args.snapshot_dir or args.output.parent
@@ -110,7 +115,8 @@ class _Recorder:
 
     def __call__(self, progress: Progress) -> None:
         self.last = progress
-        self.bar.set_postfix({k: f"{v:.4g}" for k, v in progress.losses.items()}, refresh=False)
+        self.bar.set_postfix({"px": progress.size, **{k: f"{v:.4g}" for k, v in progress.losses.items()}},
+                             refresh=False)
         self.bar.update(1)
         if self.every and progress.iteration % self.every == 0:
             self.snapshot()
@@ -128,6 +134,10 @@ class _Recorder:
 
 def _stylize(args: argparse.Namespace) -> int:
     config = StyleConfig(**{f.name: getattr(args, f.name) for f in fields(StyleConfig)})
+    styles = args.styles + args.more_styles
+    if not styles:
+        raise BrushworkError("stylize needs at least one style image (a second argument or --style)")
+    config.check_styles(len(styles))
     check_output_path(args.output)  # fail now, not after minutes of work
     if args.snapshot_every < 0:
         raise BrushworkError(f"--snapshot-every {args.snapshot_every}: must be zero or positive")
@@ -135,9 +145,9 @@ def _stylize(args: argparse.Namespace) -> int:
         check_output_path((args.snapshot_dir or args.output.parent) / f"probe{args.output.suffix}")
     if args.gif is not None and (args.gif.suffix.lower() != ".gif" or not args.gif.parent.is_dir()):
         raise BrushworkError(f"{args.gif}: --gif needs a .gif path in an existing folder")
-    recorder = _Recorder(args, config.iterations)
+    recorder = _Recorder(args, sum(iterations for _, iterations in config.plan_scales()))
     try:
-        result = stylize(args.content, args.style, config, callbacks=[recorder])
+        result = stylize(args.content, styles, config, callbacks=[recorder])
     except KeyboardInterrupt:
         recorder.bar.close()
         kept = recorder.snapshot()
@@ -146,11 +156,12 @@ def _stylize(args: argparse.Namespace) -> int:
         return INTERRUPTED
     finally:
         recorder.bar.close()
-    metadata = {"content": str(args.content), "style": str(args.style),
+    metadata = {"content": str(args.content), "style": ",".join(map(str, styles)),
                 "brushwork": version("brushwork"), **config.as_metadata()}
     save_image(result, args.output, metadata)
     if args.gif is not None:
-        save_gif(recorder.frames + [result.convert("RGB")], args.gif)
+        frames = [frame.resize(result.size, Image.BICUBIC) for frame in recorder.frames]  # scales differ
+        save_gif(frames + [result.convert("RGB")], args.gif)
     if not args.quiet:
         print(f"wrote {args.output} ({result.width}x{result.height})", file=sys.stderr)
     return 0

@@ -12,6 +12,8 @@ from typing import Any, Literal
 from brushwork.errors import BrushworkError
 
 MIN_SIZE, MAX_SIZE = 32, 8192
+#: The start images that ``init`` names; any other value of ``init`` is an image file.
+INIT_KEYWORDS = ("content", "noise", "style")
 
 
 def _opt(default: Any, help: str, **extra: Any) -> Any:
@@ -24,15 +26,30 @@ class StyleConfig:
     """Every setting of an optimisation-based style transfer (Gatys et al. 2015)."""
 
     size: int = _opt(512, "long side of the output in pixels; the content's aspect ratio is kept")
-    iterations: int = _opt(500, "optimiser steps (one loss evaluation each)")
+    iterations: int = _opt(500, "optimiser steps (one loss evaluation each) at the first (coarsest) scale")
+    scales: int | None = _opt(
+        None, "coarse-to-fine scales, each twice the size of the one before (default: 1 up to 512 px, "
+        "else as many as start at 384 px or less)")
+    scale_iterations: tuple[int, ...] | None = _opt(
+        None, "iterations of each scale, coarse to fine (default: --iterations, then a quarter of the "
+        "previous scale's at each finer scale, at least 50: each finer scale costs four times as much)")
     optimizer: Literal["lbfgs", "adam"] = _opt("lbfgs", "optimiser on the pixels", choices=("lbfgs", "adam"))
     learning_rate: float = _opt(0.02, "Adam step size, in pixel units of the [0,1] range (L-BFGS takes 1)")
-    init: Literal["content", "noise", "style"] = _opt(
-        "content", "starting image", choices=("content", "noise", "style"))
+    init: str = _opt("content", "starting image: content, noise, style, or an image file (e.g. an earlier output)")
     seed: int = _opt(0, "random seed for the noise start; equal seeds give equal results on one machine")
     content_weight: float = _opt(1.0, "alpha: weight of the content loss")
     style_weight: float = _opt(100.0, "beta: weight of the style loss")
     tv_weight: float = _opt(5.0, "gamma: weight of the total-variation (smoothness) loss")
+    style_scale: float = _opt(1.0, "size of the style image relative to the output (0.25 to 4): larger "
+                              "gives larger brush strokes")
+    style_blend: tuple[float, ...] | None = _opt(
+        None, "relative weight of each style image, comma-separated (default: equal)")
+    style_masks: tuple[str, ...] | None = _opt(
+        None, "one mask image per style, comma-separated: white where that style applies (soft edges work)")
+    content_mask: str | None = _opt(None, "mask image: white where the content matters, black where it does not")
+    preserve_colors: Literal["none", "luminance", "histogram"] = _opt(
+        "none", "keep the content's colours: luminance (transfer on luminance only) or histogram (match the "
+        "style's colours to the content's first)", choices=("none", "luminance", "histogram"))
     content_layers: tuple[str, ...] = _opt(("relu4_2",), "layers of the content loss, comma-separated")
     style_layers: tuple[str, ...] = _opt(
         ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"), "layers of the style loss, comma-separated")
@@ -52,6 +69,16 @@ class StyleConfig:
     def __post_init__(self) -> None:
         _check(MIN_SIZE <= self.size <= MAX_SIZE, "--size", f"must be {MIN_SIZE} to {MAX_SIZE} px", self.size)
         _check(1 <= self.iterations <= 100_000, "--iterations", "must be 1 to 100000", self.iterations)
+        _check(self.scales is None or 1 <= self.scales <= 8, "--scales", "must be 1 to 8", self.scales)
+        if self.scale_iterations is not None:
+            _check(all(1 <= i <= 100_000 for i in self.scale_iterations) and len(self.scale_iterations) > 0,
+                   "--scale-iterations", "must be 1 to 100000 each", self.scale_iterations)
+            _check(self.scales in (None, len(self.scale_iterations)), "--scale-iterations",
+                   f"needs one count per scale ({self.scales})", self.scale_iterations)
+        _check(0.25 <= self.style_scale <= 4, "--style-scale", "must be 0.25 to 4", self.style_scale)
+        if self.style_blend is not None:
+            _check(all(w >= 0 for w in self.style_blend) and sum(self.style_blend) > 0, "--style-blend",
+                   "must be zero or positive and not all zero", self.style_blend)
         _check(self.learning_rate > 0, "--learning-rate", "must be positive", self.learning_rate)
         for name in ("content_weight", "style_weight", "tv_weight"):
             value = getattr(self, name)
@@ -64,7 +91,7 @@ class StyleConfig:
             _check(all(w >= 0 for w in self.style_layer_weights) and sum(self.style_layer_weights) > 0,
                    "--style-layer-weights", "must be zero or positive and not all zero", self.style_layer_weights)
         _check(self.max_pixels > 0, "--max-pixels", "must be positive", self.max_pixels)
-        for name in ("optimizer", "init", "pooling", "preprocessing"):
+        for name in ("optimizer", "pooling", "preprocessing", "preserve_colors"):
             choices = _choices(name)
             value = getattr(self, name)
             _check(value in choices or (value is None and name == "preprocessing"), _flag(name),
@@ -75,6 +102,33 @@ class StyleConfig:
         raw = self.style_layer_weights or (1.0,) * len(self.style_layers)
         total = sum(raw)
         return {layer: w / total for layer, w in zip(self.style_layers, raw)}
+
+    def check_styles(self, count: int) -> None:
+        """Raise a one-line error unless the blend weights and masks match ``count`` style images."""
+        for option, values in (("--style-blend", self.style_blend), ("--style-masks", self.style_masks)):
+            _check(values is None or len(values) == count, option,
+                   f"needs one value per style image ({count})", ",".join(map(str, values or ())))
+
+    def blend_weights(self, count: int) -> list[float]:
+        """The weight of each of ``count`` styles, scaled to sum to one."""
+        self.check_styles(count)
+        raw = self.style_blend or (1.0,) * count
+        return [w / sum(raw) for w in raw]
+
+    def plan_scales(self) -> list[tuple[int, int]]:
+        """[(long side in px, iterations)] coarse to fine, ending at ``size`` (Gatys et al. 2017)."""
+        count = self.scales or (len(self.scale_iterations) if self.scale_iterations else None)
+        if count is None:
+            count = 1
+            while self.size > 512 and self.size / 2 ** (count - 1) > 384:
+                count += 1
+        sizes = [max(MIN_SIZE, round(self.size / 2 ** (count - 1 - k))) for k in range(count)]
+        iterations = list(self.scale_iterations or [])
+        if not iterations:
+            iterations = [self.iterations]
+            for _ in sizes[1:]:
+                iterations.append(max(50, iterations[-1] // 4))
+        return list(zip(sizes, iterations))
 
     def as_metadata(self) -> dict[str, str]:
         """Every setting as strings, to embed in output files."""

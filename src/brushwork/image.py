@@ -188,6 +188,21 @@ def load_image(
     raise BrushworkError(f"{name}: unsupported image source of type {type(source).__name__}")
 
 
+def load_mask(source: ImageSource, max_pixels: int, height: int, width: int) -> torch.Tensor:
+    """A mask image as [1,1,H,W] in [0,1] (the mean of its colour channels: white = 1).
+
+    Its aspect ratio must match ``height``:``width`` (the content's) to within one pixel of the
+    mask's own size, since a mask stretched to another shape would cover the wrong region.
+    """
+    rgb, _ = load_image(source, max_pixels)
+    name = os.fspath(source) if isinstance(source, (str, os.PathLike)) else "mask"
+    mask_h, mask_w = rgb.shape[-2:]
+    if abs(mask_w * height / width - mask_h) > 1:
+        raise BrushworkError(f"{name}: mask is {mask_w}x{mask_h}, its aspect ratio differs from the content's "
+                             f"{width}x{height}")
+    return rgb.mean(dim=1, keepdim=True)
+
+
 def resize_long_side(x: torch.Tensor, size: int) -> torch.Tensor:
     """Resize ``[N, C, H, W]`` so that its longer side is ``size`` pixels, keeping the aspect ratio.
 

@@ -22,16 +22,32 @@ import torch
 from torch import nn
 
 
-def gram_matrix(features: torch.Tensor) -> torch.Tensor:
-    """Channel correlations averaged over positions: [B,N,H,W] -> [B,N,N], G = F Fᵀ / M."""
+def _positive(x: torch.Tensor) -> torch.Tensor:
+    """``x`` raised to the smallest positive normal number, so that an all-zero target divides safely."""
+    return x.clamp_min(torch.finfo(x.dtype).tiny)
+
+
+def gram_matrix(features: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Channel correlations averaged over positions: [B,N,H,W] -> [B,N,N], G = F Fᵀ / M.
+
+    With a ``mask`` [B,1,H,W] in [0,1] the average is weighted: G = F diag(m) Fᵀ / Σm, the
+    correlations of the masked region alone (spatial control, Gatys et al. 2017).
+    """
     b, n, h, w = features.shape
     flat = features.reshape(b, n, h * w)
-    return flat @ flat.transpose(1, 2) / (h * w)
+    if mask is None:
+        return flat @ flat.transpose(1, 2) / (h * w)
+    m = mask.reshape(b, 1, h * w)
+    return (flat * m) @ flat.transpose(1, 2) / _positive(m.sum(dim=2, keepdim=True))
 
 
-def content_loss(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Paper eq. 1: ½ Σ (F - P)², summed over the whole batch. Shapes [B,N,H,W]; returns a scalar."""
-    return 0.5 * (features - target).pow(2).sum()
+def content_loss(features: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Paper eq. 1: ½ Σ (F - P)², summed over the whole batch. Shapes [B,N,H,W]; returns a scalar.
+
+    A ``mask`` [B,1,H,W] in [0,1] weights each position: where it is 0 the content does not count.
+    """
+    squared = (features - target).pow(2)
+    return 0.5 * (squared if mask is None else squared * mask).sum()
 
 
 def style_layer_loss(gram: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -51,35 +67,39 @@ def total_variation(image: torch.Tensor) -> torch.Tensor:
     return dy + dx
 
 
-def _positive(x: torch.Tensor) -> torch.Tensor:
-    """``x`` raised to the smallest positive normal number, so that an all-zero target divides safely."""
-    return x.clamp_min(torch.finfo(x.dtype).tiny)
-
-
 class ContentLoss(nn.Module):
-    """Weighted content loss against fixed target features [1,N,H,W], normalised by ``sum(P**2)``."""
+    """Weighted content loss against fixed target features [1,N,H,W], normalised by ``sum(P**2)``.
 
-    def __init__(self, target: torch.Tensor, weight: float = 1.0) -> None:
+    ``mask`` [1,1,H,W] (the layer's size) says where the content counts; the normalisation stays that
+    of the whole image, so a mask only ever lowers the loss.
+    """
+
+    def __init__(self, target: torch.Tensor, weight: float = 1.0, mask: torch.Tensor | None = None) -> None:
         super().__init__()
         self.weight = weight
         self.register_buffer("target", target.detach())
+        self.register_buffer("mask", mask)
         self.register_buffer("norm", 1.0 / _positive(target.detach().pow(2).sum()))
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        return self.weight * self.norm * content_loss(features, self.target)
+        return self.weight * self.norm * content_loss(features, self.target, self.mask)
 
 
 class StyleLoss(nn.Module):
-    """Weighted style loss of one layer against a target Gram [1,N,N], normalised by ``mean(A**2)``."""
+    """Weighted style loss of one layer against a target Gram [1,N,N], normalised by ``mean(A**2)``.
 
-    def __init__(self, target_gram: torch.Tensor, weight: float = 1.0) -> None:
+    With a ``mask`` [1,1,H,W] (the layer's size) only the masked region's Gram is compared.
+    """
+
+    def __init__(self, target_gram: torch.Tensor, weight: float = 1.0, mask: torch.Tensor | None = None) -> None:
         super().__init__()
         self.weight = weight
         self.register_buffer("target", target_gram.detach())
+        self.register_buffer("mask", mask)
         self.register_buffer("norm", 1.0 / _positive(target_gram.detach().pow(2).mean()))
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        return self.weight * self.norm * style_layer_loss(gram_matrix(features), self.target)
+        return self.weight * self.norm * style_layer_loss(gram_matrix(features, self.mask), self.target)
 
 
 class TVLoss(nn.Module):

@@ -6,14 +6,16 @@ Images are RGB tensors [1,3,H,W] in [0,1] throughout; the Backbone does its own 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from brushwork.config import StyleConfig
+from brushwork.colour import luminance, match_colour, match_luminance, recombine
+from brushwork.config import MIN_SIZE, StyleConfig
 from brushwork.errors import BrushworkError
+from brushwork.image import resize_long_side
 from brushwork.losses import ContentLoss, StyleLoss, TVLoss, gram_matrix
 from brushwork.nets.vgg import Backbone
 
@@ -22,8 +24,10 @@ from brushwork.nets.vgg import Backbone
 class Progress:
     """What a callback sees after each iteration.
 
-    ``losses`` holds each weighted term by name ("content", "style", "tv") and their sum ("total");
-    ``image`` is the current iterate [1,3,H,W] in [0,1], shared with the optimiser: copy it to keep it.
+    ``iteration`` counts from 1 to ``iterations`` across all scales; ``size`` is the long side in px
+    of the scale being optimised. ``losses`` holds each weighted term by name ("content", "style",
+    "tv") and their sum ("total"); ``image`` is the current iterate [1,3,H,W] in [0,1], shared with
+    the optimiser: copy it to keep it.
     """
 
     iteration: int
@@ -31,40 +35,71 @@ class Progress:
     losses: dict[str, float]
     elapsed: float
     image: torch.Tensor
+    size: int = 0
 
 
 Callback = Callable[[Progress], None]
 
 
-class Objective(nn.Module):
-    """α·content + β·style + γ·TV for one content and one style image, targets computed once.
+def fit_mask(mask: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """A mask [1,1,h,w] in [0,1] resized (area-averaged, so soft edges stay soft) to [1,1,height,width]."""
+    if mask.shape[-2:] == (height, width):
+        return mask
+    return nn.functional.interpolate(mask, size=(height, width), mode="bilinear", antialias=True,
+                                     align_corners=False).clamp(0, 1)
 
-    ``forward(image [1,3,H,W])`` returns {"content", "style", "tv", "total"} as scalar tensors.
+
+class Objective(nn.Module):
+    """α·content + β·style + γ·TV for one content image and one or more styles, targets computed once.
+
+    ``styles`` are [1,3,h,w] images of any size. Without masks their Gram matrices are blended by
+    ``config.blend_weights`` into one target per layer; with ``style_masks`` ([1,1,H,W], one per style)
+    each style is matched on its own region of the output. ``content_mask`` [1,1,H,W] weights the
+    content loss per position. ``forward(image [1,3,H,W])`` returns {"content", "style", "tv",
+    "total"} as scalar tensors.
     """
 
-    def __init__(self, backbone: Backbone, content: torch.Tensor, style: torch.Tensor,
-                 config: StyleConfig) -> None:
+    def __init__(self, backbone: Backbone, content: torch.Tensor, styles: Sequence[torch.Tensor],
+                 config: StyleConfig, *, style_masks: Sequence[torch.Tensor] | None = None,
+                 content_mask: torch.Tensor | None = None) -> None:
         super().__init__()
         backbone.check_layers(config.content_layers, "--content-layers")
         backbone.check_layers(config.style_layers, "--style-layers")
         self.backbone = backbone
         self.layers = sorted(set(config.content_layers) | set(config.style_layers))
+        blend = config.blend_weights(len(styles))
         with torch.no_grad():
-            content_features = backbone.features(content, config.content_layers)
-            style_features = backbone.features(style, config.style_layers)
+            content_features = backbone.features(content, self.layers)  # all layers: their shapes too
+            grams = [{layer: gram_matrix(f) for layer, f in backbone.features(style, config.style_layers).items()}
+                     for style in styles]
+        shapes = {layer: f.shape[-2:] for layer, f in content_features.items()}
         self.content = nn.ModuleDict({
-            layer: ContentLoss(content_features[layer], config.content_weight / len(config.content_layers))
+            layer: ContentLoss(content_features[layer], config.content_weight / len(config.content_layers),
+                               None if content_mask is None else fit_mask(content_mask, *shapes[layer]))
             for layer in config.content_layers})
-        self.style = nn.ModuleDict({
-            layer: StyleLoss(gram_matrix(style_features[layer]), config.style_weight * w)
-            for layer, w in config.layer_weights().items()})
+        self.style_layers: list[str] = []
+        self.style = nn.ModuleList()
+        for layer, layer_weight in config.layer_weights().items():
+            weight = config.style_weight * layer_weight
+            if style_masks is None:  # blend the targets: one loss per layer
+                target = sum(w * g[layer] for w, g in zip(blend, grams))
+                self._add_style(layer, StyleLoss(target, weight))
+            else:  # each style on its own region, at full weight for equal blends
+                for w, g, mask in zip(blend, grams, style_masks):
+                    if w > 0:
+                        self._add_style(layer, StyleLoss(g[layer], weight * w / max(blend),
+                                                         fit_mask(mask, *shapes[layer])))
         self.tv = TVLoss(config.tv_weight)
+
+    def _add_style(self, layer: str, loss: StyleLoss) -> None:
+        self.style_layers.append(layer)
+        self.style.append(loss)
 
     def forward(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
         features = self.backbone.features(image, self.layers)
         terms = {
             "content": sum(loss(features[layer]) for layer, loss in self.content.items()),
-            "style": sum(loss(features[layer]) for layer, loss in self.style.items()),
+            "style": sum(loss(features[layer]) for layer, loss in zip(self.style_layers, self.style)),
             "tv": self.tv(image),
         }
         terms["total"] = terms["content"] + terms["style"] + terms["tv"]
@@ -109,13 +144,17 @@ def _optimizer(image: torch.Tensor, config: StyleConfig) -> torch.optim.Optimize
                              tolerance_grad=-1.0, tolerance_change=-1.0)
 
 
-def optimise(objective: Objective, start: torch.Tensor, config: StyleConfig,
-             callbacks: Iterable[Callback] = ()) -> torch.Tensor:
-    """Run ``config.iterations`` optimiser steps from ``start``; return the final image [1,3,H,W] in [0,1].
+def optimise(objective: Objective, start: torch.Tensor, config: StyleConfig, callbacks: Iterable[Callback] = (),
+             *, iterations: int | None = None, done: int = 0, total: int | None = None) -> torch.Tensor:
+    """Run ``iterations`` (default ``config.iterations``) optimiser steps from ``start`` [1,3,H,W].
 
-    Pixels are clamped to [0,1] after every step, so every iterate is a valid image.
+    Returns the final image in [0,1]; pixels are clamped to [0,1] after every step, so every iterate
+    is a valid image. ``done`` and ``total`` place these steps within a longer run (several scales)
+    for the Progress that callbacks receive.
     """
     callbacks = list(callbacks)
+    iterations = iterations or config.iterations
+    total = total or done + iterations
     image = start.detach().clone(memory_format=torch.contiguous_format).requires_grad_(True)
     optimizer = _optimizer(image, config)
     last: dict[str, torch.Tensor] = {}
@@ -128,13 +167,60 @@ def optimise(objective: Objective, start: torch.Tensor, config: StyleConfig,
         return terms["total"]
 
     began = time.perf_counter()
-    for iteration in range(1, config.iterations + 1):
+    for iteration in range(done + 1, done + iterations + 1):
         optimizer.step(closure)
         with torch.no_grad():
             image.clamp_(0.0, 1.0)
         if callbacks:
-            progress = Progress(iteration, config.iterations, {k: float(v) for k, v in last.items()},
-                                time.perf_counter() - began, image.detach())
+            progress = Progress(iteration, total, {k: float(v) for k, v in last.items()},
+                                time.perf_counter() - began, image.detach(), max(image.shape[-2:]))
             for callback in callbacks:
                 callback(progress)
     return image.detach()
+
+
+def _resize_to(x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """``x`` [N,C,h,w] resized to the height and width of ``like`` (bicubic, antialiased, clamped)."""
+    if x.shape[-2:] == like.shape[-2:]:
+        return x
+    return nn.functional.interpolate(x, size=like.shape[-2:], mode="bicubic", antialias=True,
+                                     align_corners=False).clamp(0, 1)
+
+
+def paint(backbone: Backbone, content: torch.Tensor, styles: Sequence[torch.Tensor], config: StyleConfig,
+          *, style_masks: Sequence[torch.Tensor] | None = None, content_mask: torch.Tensor | None = None,
+          init: torch.Tensor | None = None, callbacks: Iterable[Callback] = ()) -> torch.Tensor:
+    """The whole run: colour handling, then coarse to fine over ``config.plan_scales()``.
+
+    Inputs are full-resolution RGB [1,3,H,W] in [0,1] (styles of any size), masks [1,1,H,W], ``init``
+    an optional start image. Each scale starts from the previous result, upsampled (Gatys et al.
+    2017, "Controlling Perceptual Factors"); the style is resized to ``style_scale`` times each
+    scale's size. Returns [1,3,h,w] with long side ``config.size``.
+    """
+    callbacks = list(callbacks)
+    if config.preserve_colors == "histogram":  # Gatys et al. 2016: the style takes the content's colours
+        styles = [match_colour(style, content) for style in styles]
+    work = content
+    if config.preserve_colors == "luminance":  # ... or transfer on luminance alone
+        work = luminance(content)
+        styles = [match_luminance(luminance(style), work) for style in styles]
+        init = None if init is None else luminance(init)
+    plan = config.plan_scales()
+    total = sum(iterations for _, iterations in plan)
+    image: torch.Tensor | None = None
+    done = 0
+    for size, iterations in plan:
+        target = resize_long_side(work, size)
+        scaled_styles = [resize_long_side(style, max(MIN_SIZE, round(size * config.style_scale))) for style in styles]
+        objective = Objective(backbone, target, scaled_styles, config, style_masks=style_masks,
+                              content_mask=content_mask)
+        if image is not None:
+            start = _resize_to(image, target)
+        elif init is not None:
+            start = _resize_to(init, target)
+        else:
+            start = initial_image(target, scaled_styles[0], config.init, config.seed)
+        image = optimise(objective, start, config, callbacks, iterations=iterations, done=done, total=total)
+        done += iterations
+    assert image is not None
+    return recombine(image, content) if config.preserve_colors == "luminance" else image

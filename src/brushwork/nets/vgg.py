@@ -84,6 +84,12 @@ class VGGTrunk(nn.Module):
         unknown = wanted - set(self.layers._modules)
         if unknown:
             raise KeyError(f"unknown layer(s) {sorted(unknown)} for {self.arch}")
+        order = list(self.layers._modules)
+        deepest = max(order.index(name) for name in wanted) if wanted else -1
+        pools = sum(1 for name in order[:deepest + 1] if name.startswith("pool"))
+        if min(x.shape[-2:]) < 2 ** pools:
+            raise BrushworkError(f"an image of {x.shape[-1]}x{x.shape[-2]} px is too small for layer "
+                                 f"{order[deepest]}: it needs at least {2 ** pools} px on each side")
         out: dict[str, torch.Tensor] = {}
         for name, layer in self.layers.named_children():
             if len(out) == len(wanted):
