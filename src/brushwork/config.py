@@ -38,7 +38,7 @@ class StyleConfig:
     init: str = _opt("content", "starting image: content, noise, style, or an image file (e.g. an earlier output)")
     seed: int = _opt(0, "random seed for the noise start; equal seeds give equal results on one machine")
     content_weight: float = _opt(1.0, "alpha: weight of the content loss")
-    style_weight: float = _opt(100.0, "beta: weight of the style loss")
+    style_weight: float = _opt(30.0, "beta: weight of the style loss")
     tv_weight: float = _opt(5.0, "gamma: weight of the total-variation (smoothness) loss")
     style_scale: float = _opt(1.0, "size of the style image relative to the output (0.25 to 4): larger "
                               "gives larger brush strokes")
