@@ -14,7 +14,8 @@ Images are float tensors [B,3,H,W], RGB in [0,1]; every function returns a new t
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
+
+from brushwork.image import resize
 
 # NTSC (FCC) RGB -> YIQ. The Y row sums to one, so white has Y = 1 and black Y = 0; the I and Q rows sum
 # to zero, so greys have no chrominance. The inverse is computed, not rounded, so the two are exact inverses.
@@ -75,11 +76,7 @@ def recombine(stylized_lum: torch.Tensor, content: torch.Tensor) -> torch.Tensor
     ``stylized_lum`` is [B,3,H,W] (its Y is taken, so it need not be exactly grey); ``content`` [B,3,H',W']
     is resized to H,W (bicubic, antialiased) if needed. Returns RGB [B,3,H,W] clamped to [0,1].
     """
-    size = stylized_lum.shape[-2:]
-    if content.shape[-2:] != size:
-        # Clamped because bicubic overshoots at edges, as in image.resize_long_side.
-        content = F.interpolate(content, size=size, mode="bicubic", antialias=True, align_corners=False)
-        content = content.clamp(0, 1)
+    content = resize(content, *stylized_lum.shape[-2:])
     yiq = torch.cat([rgb_to_yiq(stylized_lum)[:, :1], rgb_to_yiq(content)[:, 1:]], dim=1)
     return yiq_to_rgb(yiq).clamp(0, 1)
 

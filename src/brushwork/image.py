@@ -213,8 +213,14 @@ def resize_long_side(x: torch.Tensor, size: int) -> torch.Tensor:
     long_side = max(height, width)
     if long_side == size:
         return x
-    shape = [size if side == long_side else max(1, round(side * size / long_side)) for side in (height, width)]
-    return F.interpolate(x, size=shape, mode="bicubic", antialias=True, align_corners=False).clamp(0, 1)
+    return resize(x, *[size if side == long_side else max(1, round(side * size / long_side)) for side in (height, width)])
+
+
+def resize(x: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """``[N, C, h, w]`` -> ``[N, C, height, width]``: bicubic, antialiased, clamped to [0, 1]."""
+    if tuple(x.shape[-2:]) == (height, width):
+        return x
+    return F.interpolate(x, size=(height, width), mode="bicubic", antialias=True, align_corners=False).clamp(0, 1)
 
 
 def to_pil(rgb: torch.Tensor, alpha: torch.Tensor | None = None) -> Image.Image:
@@ -225,8 +231,7 @@ def to_pil(rgb: torch.Tensor, alpha: torch.Tensor | None = None) -> Image.Image:
     if rgb.dim() != 4 or tuple(rgb.shape[:2]) != (1, 3):
         raise ValueError(f"expected rgb of shape [1, 3, H, W], got {list(rgb.shape)}")
     if alpha is not None:
-        if alpha.shape[-2:] != rgb.shape[-2:]:
-            alpha = F.interpolate(alpha.float(), size=rgb.shape[-2:], mode="bicubic", antialias=True)
+        alpha = resize(alpha.float(), *rgb.shape[-2:])
         rgb = torch.cat([rgb.float(), alpha.float()], dim=1)
     pixels = (rgb[0].detach().float().clamp(0, 1) * 255).round().to(torch.uint8)
     return Image.fromarray(pixels.permute(1, 2, 0).contiguous().cpu().numpy())

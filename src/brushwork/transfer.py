@@ -15,7 +15,7 @@ from torch import nn
 from brushwork.colour import luminance, match_colour, match_luminance, recombine
 from brushwork.config import MIN_SIZE, StyleConfig
 from brushwork.errors import BrushworkError
-from brushwork.image import resize_long_side
+from brushwork.image import resize, resize_long_side
 from brushwork.losses import ContentLoss, StyleLoss, TVLoss, gram_matrix
 from brushwork.nets.vgg import Backbone
 
@@ -129,8 +129,7 @@ def initial_image(content: torch.Tensor, style: torch.Tensor, init: str, seed: i
     if init == "content":
         return content.clone()
     if init == "style":
-        return nn.functional.interpolate(style, size=content.shape[-2:], mode="bicubic",
-                                         align_corners=False, antialias=True).clamp(0, 1)
+        return resize(style, *content.shape[-2:])
     generator = torch.Generator().manual_seed(seed)
     return torch.rand(content.shape, generator=generator).to(content.device)
 
@@ -179,14 +178,6 @@ def optimise(objective: Objective, start: torch.Tensor, config: StyleConfig, cal
     return image.detach()
 
 
-def _resize_to(x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-    """``x`` [N,C,h,w] resized to the height and width of ``like`` (bicubic, antialiased, clamped)."""
-    if x.shape[-2:] == like.shape[-2:]:
-        return x
-    return nn.functional.interpolate(x, size=like.shape[-2:], mode="bicubic", antialias=True,
-                                     align_corners=False).clamp(0, 1)
-
-
 def paint(backbone: Backbone, content: torch.Tensor, styles: Sequence[torch.Tensor], config: StyleConfig,
           *, style_masks: Sequence[torch.Tensor] | None = None, content_mask: torch.Tensor | None = None,
           init: torch.Tensor | None = None, callbacks: Iterable[Callback] = ()) -> torch.Tensor:
@@ -215,9 +206,9 @@ def paint(backbone: Backbone, content: torch.Tensor, styles: Sequence[torch.Tens
         objective = Objective(backbone, target, scaled_styles, config, style_masks=style_masks,
                               content_mask=content_mask)
         if image is not None:
-            start = _resize_to(image, target)
+            start = resize(image, *target.shape[-2:])
         elif init is not None:
-            start = _resize_to(init, target)
+            start = resize(init, *target.shape[-2:])
         else:
             start = initial_image(target, scaled_styles[0], config.init, config.seed)
         image = optimise(objective, start, config, callbacks, iterations=iterations, done=done, total=total)
