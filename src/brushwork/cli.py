@@ -108,7 +108,7 @@ class _Recorder:
         self.every: int = args.snapshot_every
         self.folder: Path = args.snapshot_dir or args.output.parent
         self.gif_every = max(1, iterations // 50) if args.gif is not None else 0
-        self.frames: list[Any] = []
+        self.frames: list[Image.Image] = []
         self.last: Progress | None = None
         self.bar = tqdm(total=iterations, unit="it", disable=args.quiet, dynamic_ncols=True,
                         desc="stylize", file=sys.stderr)

@@ -84,11 +84,15 @@ class Objective(nn.Module):
             if style_masks is None:  # blend the targets: one loss per layer
                 target = sum(w * g[layer] for w, g in zip(blend, grams))
                 self._add_style(layer, StyleLoss(target, weight))
-            else:  # each style on its own region, at full weight for equal blends
+            else:  # each style on its own region
                 for w, g, mask in zip(blend, grams, style_masks):
-                    if w > 0:
-                        self._add_style(layer, StyleLoss(g[layer], weight * w / max(blend),
-                                                         fit_mask(mask, *shapes[layer])))
+                    region = fit_mask(mask, *shapes[layer])
+                    # A masked Gram averages over the region only, so each of its pixels counts
+                    # 1/share times more than in a whole-image Gram; weighting by the share keeps the
+                    # pull on each pixel that of a single style (at full weight for equal blends).
+                    share = float(region.mean())
+                    if w > 0 and share > 0:
+                        self._add_style(layer, StyleLoss(g[layer], weight * share * w / max(blend), region))
         self.tv = TVLoss(config.tv_weight)
 
     def _add_style(self, layer: str, loss: StyleLoss) -> None:
