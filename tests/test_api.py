@@ -41,10 +41,14 @@ def test_transparent_content_keeps_its_alpha(tiny_backbone: Backbone) -> None:
     assert alpha[20, 20] == 255 and alpha[2, 2] == 0
 
 
-def test_cli_and_api_share_every_default() -> None:
-    args = build_parser().parse_args(["stylize", "a.jpg", "b.jpg", "-o", "c.png"])
-    config = StyleConfig(**{f.name: getattr(args, f.name) for f in fields(StyleConfig)})
-    assert config == StyleConfig()
+def test_cli_options_are_the_config_fields(capsys: pytest.CaptureFixture) -> None:
+    args = build_parser().parse_args(["stylize", "a.jpg", "b.jpg", "-o", "c.png", "--style-weight", "7"])
+    assert {f.name for f in fields(StyleConfig) if hasattr(args, f.name)} == {"style_weight"}, \
+        "options not given stay out, so that --quality can fill them in"
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["stylize", "--help"])
+    shown = capsys.readouterr().out
+    assert all(f"--{f.name.replace('_', '-')}" in shown for f in fields(StyleConfig))
 
 
 def test_public_api() -> None:

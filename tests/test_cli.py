@@ -15,6 +15,7 @@ import pytest
 from PIL import Image
 
 from brushwork.cli import main
+from brushwork.config import QUALITY_PRESETS
 from brushwork.image import read_metadata
 
 
@@ -169,3 +170,14 @@ def test_two_styles_with_masks_blend_and_scales(photos, tiny_checkpoint, tmp_pat
     assert read_metadata(out)["style_blend"] == "(3.0, 7.0)"
     with Image.open(tmp_path / "a.gif") as gif:
         assert gif.size == (96, 72), "frames of the coarse scale are scaled to the output size"
+
+
+def test_quality_preset_fills_in_options_not_given(photos, tiny_checkpoint, tmp_path, capsys) -> None:
+    out = tmp_path / "draft.png"
+    code, err = _run(capsys, "stylize", *map(str, photos), "-o", str(out), "--weights", str(tiny_checkpoint),
+                     "--quality", "draft", "--size", "48", "-q")
+    assert code == 0, err
+    meta = read_metadata(out)
+    assert meta["size"] == "48", "an explicit option wins over the preset"
+    assert meta["scale_iterations"] == str(QUALITY_PRESETS["draft"]["scale_iterations"])
+    assert meta["tolerance"] == str(QUALITY_PRESETS["draft"]["tolerance"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from brushwork.config import StyleConfig
+from brushwork.config import QUALITY_PRESETS, StyleConfig
 from brushwork.errors import BrushworkError
 
 
@@ -20,6 +20,9 @@ from brushwork.errors import BrushworkError
     ({"content_layers": ()}, "--content-layers"),
     ({"optimizer": "sgd"}, "--optimizer sgd: must be one of lbfgs, adam"),
     ({"max_pixels": 0}, "--max-pixels"),
+    ({"tolerance": 1.5}, "--tolerance 1.5: must be 0 to 1"),
+    ({"precision": "float16"}, "--precision float16: must be one of auto, float32, bfloat16"),
+    ({"checkpointing": "yes"}, "--checkpointing yes"),
 ])
 def test_bad_values(options: dict, message: str) -> None:
     with pytest.raises(BrushworkError, match=message) as info:
@@ -36,3 +39,13 @@ def test_layer_weights_sum_to_one() -> None:
 def test_metadata_has_every_setting() -> None:
     meta = StyleConfig(size=300).as_metadata()
     assert meta["size"] == "300" and meta["weights"] == "vgg16-hed" and len(meta) >= 17
+
+
+def test_quality_presets_fill_in_what_is_not_given() -> None:
+    draft = StyleConfig.for_quality("draft")
+    assert draft.size < StyleConfig().size and draft == StyleConfig(**QUALITY_PRESETS["draft"])
+    assert StyleConfig.for_quality("draft", size=400).size == 400, "explicit options win"
+    assert StyleConfig.for_quality() == StyleConfig()
+    assert StyleConfig.for_quality("high").iterations > StyleConfig().iterations
+    with pytest.raises(BrushworkError, match="--quality best: must be one of draft, normal, high"):
+        StyleConfig.for_quality("best")

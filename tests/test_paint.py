@@ -27,15 +27,16 @@ RED, BLUE = _texture((0.9, 0.2, 0.1), 1), _texture((0.1, 0.3, 0.9), 2)
 
 
 @pytest.mark.parametrize("size, expected", [
-    (256, [256]), (512, [512]), (600, [300, 600]), (1024, [256, 512, 1024]), (2048, [256, 512, 1024, 2048])])
-def test_scales_are_automatic_above_512_px(size: int, expected: list[int]) -> None:
+    (256, [256]), (300, [300]), (512, [256, 512]), (600, [300, 600]), (1024, [256, 512, 1024]),
+    (2048, [256, 512, 1024, 2048])])
+def test_scales_start_at_300_px_or_less(size: int, expected: list[int]) -> None:
     plan = StyleConfig(size=size).plan_scales()
     assert [s for s, _ in plan] == expected
     assert plan[0][1] == 500 and all(i >= 50 for _, i in plan)
 
 
 def test_scales_can_be_set() -> None:
-    assert StyleConfig(size=1024, scales=2).plan_scales() == [(512, 500), (1024, 125)]
+    assert StyleConfig(size=1024, scales=2).plan_scales() == [(512, 500), (1024, 250)]
     assert StyleConfig(size=400, scale_iterations=(30, 20, 10)).plan_scales() == [(100, 30), (200, 20), (400, 10)]
     with pytest.raises(BrushworkError, match="--scale-iterations .*one count per scale \\(2\\)"):
         StyleConfig(scales=2, scale_iterations=(1, 2, 3))
@@ -87,7 +88,10 @@ def test_style_scale_range() -> None:
 def test_masks_put_each_style_on_its_own_half(tiny_backbone: Backbone) -> None:
     left = torch.zeros(1, 1, 48, 64)
     left[..., :32] = 1
-    config = StyleConfig(size=64, iterations=60, style_weight=1e4, content_weight=0.0, init="noise")
+    # float32: the tiny random net's 4-channel layers are too coarse for bfloat16's 8-bit mantissa
+    # (the real VGG reaches equal losses in bfloat16: README, "Speed").
+    config = StyleConfig(size=64, iterations=60, style_weight=1e4, content_weight=0.0, init="noise",
+                         precision="float32")
     result = paint(tiny_backbone, CONTENT, [RED, BLUE], config, style_masks=[left, 1 - left])
     red_side, blue_side = result[..., 4:28].mean(dim=(2, 3))[0], result[..., 36:60].mean(dim=(2, 3))[0]
     assert red_side[0] > red_side[2] + 0.2 and blue_side[2] > blue_side[0] + 0.2

@@ -8,7 +8,8 @@ import torch
 from brushwork.config import StyleConfig
 from brushwork.errors import BrushworkError
 from brushwork.nets.vgg import Backbone
-from brushwork.transfer import Objective, Progress, initial_image, optimise, resolve_device
+from brushwork.config import PATIENCE
+from brushwork.transfer import Objective, Progress, converged, initial_image, optimise
 
 
 def _images(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -78,11 +79,27 @@ def test_unknown_layer_names_the_option(tiny_backbone: Backbone) -> None:
         Objective(tiny_backbone, content, [style], StyleConfig(content_layers=("relu9_9",)))
 
 
-def test_devices() -> None:
-    assert resolve_device("cpu") == torch.device("cpu")
-    assert resolve_device("auto").type in {"cpu", "cuda", "mps"}
-    with pytest.raises(BrushworkError, match="--device gpu9: not a device name"):
-        resolve_device("gpu9")
-    if not torch.cuda.is_available():
-        with pytest.raises(BrushworkError, match="--device cuda: not available"):
-            resolve_device("cuda")
+def test_converged_compares_with_the_loss_patience_steps_ago() -> None:
+    flat = [10.0] * 5 + [1.0] * (PATIENCE + 1)
+    assert converged(flat, 1e-3)
+    assert not converged(flat, 0.0), "tolerance 0 never stops"
+    falling = [100.0 * 0.9**k for k in range(PATIENCE + 5)]
+    assert not converged(falling, 1e-3)
+    assert not converged([1.0] * PATIENCE, 1e-3), "too short to judge"
+
+
+def test_early_stopping_ends_a_converged_run(tiny_backbone: Backbone) -> None:
+    _, stopped = _run(tiny_backbone, iterations=400, tolerance=0.05)
+    assert PATIENCE < len(stopped) < 400
+    _, full = _run(tiny_backbone, iterations=60, tolerance=0.0)
+    assert len(full) == 60
+
+
+def test_bfloat16_objective_agrees_with_float32(tiny_backbone: Backbone) -> None:
+    content, style = _images()
+    image = torch.rand(content.shape, generator=torch.Generator().manual_seed(5))
+    terms = {p: Objective(tiny_backbone, content, [style], StyleConfig(precision=p))(image)
+             for p in ("float32", "bfloat16")}
+    for name in ("content", "style", "total"):
+        assert float(terms["bfloat16"][name]) == pytest.approx(float(terms["float32"][name]), rel=0.05)
+    assert all(t.dtype == torch.float32 for t in terms["bfloat16"].values())

@@ -50,7 +50,7 @@ def test_unknown_layer_is_a_one_line_error(tiny_backbone: Backbone) -> None:
 class _Identity(VGGTrunk):
     """A trunk that returns its (preprocessed) input, to see the preprocessing."""
 
-    def forward(self, x, wanted):  # type: ignore[override]
+    def forward(self, x, wanted, checkpoint=False):  # type: ignore[override]
         return {"input": x}
 
 
@@ -74,3 +74,16 @@ def test_too_small_an_image_is_a_clear_error(tiny_backbone: Backbone) -> None:
     tiny_backbone.features(torch.rand(1, 3, 16, 40), ["relu5_1"])  # 16 px: four poolings fit
     with pytest.raises(BrushworkError, match="an image of 40x12 px is too small for layer relu5_1: .*16 px"):
         tiny_backbone.features(torch.rand(1, 3, 12, 40), ["relu1_1", "relu5_1"])
+
+
+def test_checkpointing_gives_the_same_features_and_gradients(tiny_backbone: Backbone) -> None:
+    layers = ["relu1_1", "relu3_1", "relu4_2"]
+    grads = []
+    for checkpoint in (False, True):
+        image = torch.rand(1, 3, 40, 48, generator=torch.Generator().manual_seed(0)).requires_grad_(True)
+        features = tiny_backbone.features(image, layers, checkpoint)
+        sum(f.pow(2).sum() for f in features.values()).backward()
+        grads.append((image.grad, features))
+    (plain, plain_features), (saved, saved_features) = grads
+    assert torch.allclose(plain, saved, atol=1e-6) and plain.abs().sum() > 0
+    assert all(torch.equal(plain_features[k], saved_features[k]) for k in layers)

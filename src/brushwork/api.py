@@ -13,7 +13,8 @@ from brushwork.config import INIT_KEYWORDS, StyleConfig
 from brushwork.image import ImageSource, load_image, load_mask, to_pil
 from brushwork.nets.vgg import Backbone
 from brushwork.nets.weights import load_backbone
-from brushwork.transfer import Callback, paint, resolve_device
+from brushwork.hardware import resolve_device
+from brushwork.transfer import Callback, paint
 
 
 def backbone_for(config: StyleConfig, device: torch.device) -> Backbone:
@@ -29,18 +30,19 @@ def stylize(
     *,
     callbacks: Iterable[Callback] = (),
     backbone: Backbone | None = None,
+    quality: str = "normal",
     **options: Any,
 ) -> Image.Image:
     """Paint ``content`` in the style of ``style`` (Gatys et al. 2015), or of several styles blended.
 
     ``content`` and each style are paths, PIL images, NumPy arrays (HxWxC) or tensors ([1,C,H,W] in
-    [0,1]); pass a list for several styles. ``options`` override fields of ``config`` (defaults:
-    StyleConfig()), e.g. ``size=256``, ``style_blend=(3, 7)``, ``style_masks=("left.png",
+    [0,1]); pass a list for several styles. ``options`` override fields of ``config`` (default: the
+    ``quality`` preset, draft, normal or high, see QUALITY_PRESETS), e.g. ``size=256``, ``style_blend=(3, 7)``, ``style_masks=("left.png",
     "right.png")``. ``backbone`` reuses an already loaded network (it must match ``config``'s
     weights). Returns an RGB image (RGBA when the content had transparency) whose long side is
     ``size`` px.
     """
-    config = replace(config or StyleConfig(), **options)
+    config = replace(config, **options) if config is not None else StyleConfig.for_quality(quality, **options)
     styles = list(style) if isinstance(style, (list, tuple)) else [style]
     config.check_styles(len(styles))
     device = resolve_device(config.device)

@@ -20,7 +20,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from brushwork.api import stylize
-from brushwork.config import StyleConfig
+from brushwork.config import QUALITY_PRESETS, StyleConfig
 from brushwork.errors import BrushworkError
 from brushwork.image import check_output_path, save_gif, save_image, to_pil
 from brushwork.nets.weights import SOURCES, cache_dir, cached_path, fetch
@@ -62,9 +62,16 @@ def _add_config_options(parser: argparse.ArgumentParser) -> None:
             kind = str if typing.get_origin(hint) is typing.Literal else hint
             shown = f.default
             metavar = {int: "N", float: "X", str: "NAME"}.get(kind)
-        group.add_argument("--" + f.name.replace("_", "-"), dest=f.name, type=kind, default=f.default,
+        # Left out, an option is absent from the namespace, so that --quality can fill it in.
+        group.add_argument("--" + f.name.replace("_", "-"), dest=f.name, type=kind, default=argparse.SUPPRESS,
                            choices=f.metadata.get("choices"), metavar=None if "choices" in f.metadata
                            else metavar, help=f"{f.metadata['help']} (default: {shown})")
+
+
+def _describe(preset: dict[str, Any]) -> str:
+    """'--size 256 --iterations 60' for a preset's settings; 'the defaults' for none."""
+    return " ".join(f"--{k.replace('_', '-')} {','.join(map(str, v)) if isinstance(v, tuple) else v}"
+                    for k, v in preset.items()) or "the defaults"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -87,6 +94,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="folder for snapshots (default: the output's folder)")
     run.add_argument("--gif", type=Path, default=None, help="save an animated GIF of the optimisation")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    run.add_argument("--quality", choices=tuple(QUALITY_PRESETS), default="normal",
+                     help="preset: " + "; ".join(f"{name}: {_describe(preset)}"
+                                                 for name, preset in QUALITY_PRESETS.items())
+                     + ". Options given explicitly win over the preset (default: normal)")
     _add_config_options(run)
 
     weights = commands.add_parser("weights", help="list or fetch backbone weights")
@@ -117,7 +128,7 @@ class _Recorder:
         self.last = progress
         self.bar.set_postfix({"px": progress.size, **{k: f"{v:.4g}" for k, v in progress.losses.items()}},
                              refresh=False)
-        self.bar.update(1)
+        self.bar.update(progress.iteration - self.bar.n)  # early stopping skips the rest of a scale
         if self.every and progress.iteration % self.every == 0:
             self.snapshot()
         if self.gif_every and (progress.iteration % self.gif_every == 0 or progress.iteration == 1):
@@ -133,7 +144,8 @@ class _Recorder:
 
 
 def _stylize(args: argparse.Namespace) -> int:
-    config = StyleConfig(**{f.name: getattr(args, f.name) for f in fields(StyleConfig)})
+    config = StyleConfig.for_quality(args.quality, **{f.name: getattr(args, f.name) for f in fields(StyleConfig)
+                                                      if hasattr(args, f.name)})
     styles = args.styles + args.more_styles
     if not styles:
         raise BrushworkError("stylize needs at least one style image (a second argument or --style)")
@@ -155,6 +167,7 @@ def _stylize(args: argparse.Namespace) -> int:
         print(f"brushwork: interrupted{where}", file=sys.stderr)
         return INTERRUPTED
     finally:
+        recorder.bar.total = recorder.bar.n  # finished, even where a scale converged early
         recorder.bar.close()
     metadata = {"content": str(args.content), "style": ",".join(map(str, styles)),
                 "brushwork": version("brushwork"), **config.as_metadata()}

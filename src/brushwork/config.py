@@ -12,6 +12,17 @@ from typing import Any, Literal
 from brushwork.errors import BrushworkError
 
 MIN_SIZE, MAX_SIZE = 32, 8192
+#: The default plan halves the size until it is at most this many px: most iterations run there,
+#: at a quarter of the cost of each finer scale (README, "Speed").
+COARSEST = 300
+#: What ``--quality`` sets, unless the same options are given explicitly; normal is the defaults.
+QUALITY_PRESETS: dict[str, dict[str, Any]] = {
+    "draft": {"size": 256, "scale_iterations": (80, 25), "tolerance": 3e-3},
+    "normal": {},
+    "high": {"iterations": 1000, "tolerance": 0.0, "precision": "float32"},
+}
+#: Early stopping looks at the improvement of the total loss over this many iterations.
+PATIENCE = 25
 #: The start images that ``init`` names; any other value of ``init`` is an image file.
 INIT_KEYWORDS = ("content", "noise", "style")
 
@@ -31,8 +42,8 @@ class StyleConfig:
         None, "coarse-to-fine scales, each twice the size of the one before (default: 1 up to 512 px, "
         "else as many as start at 384 px or less)")
     scale_iterations: tuple[int, ...] | None = _opt(
-        None, "iterations of each scale, coarse to fine (default: --iterations, then a quarter of the "
-        "previous scale's at each finer scale, at least 50: each finer scale costs four times as much)")
+        None, "iterations of each scale, coarse to fine (default: --iterations, then half the previous "
+        "scale's at each finer scale, at least 50: each finer scale costs four times as much)")
     optimizer: Literal["lbfgs", "adam"] = _opt("lbfgs", "optimiser on the pixels", choices=("lbfgs", "adam"))
     learning_rate: float = _opt(0.02, "Adam step size, in pixel units of the [0,1] range (L-BFGS takes 1)")
     init: str = _opt("content", "starting image: content, noise, style, or an image file (e.g. an earlier output)")
@@ -64,6 +75,17 @@ class StyleConfig:
         None, "input convention of a --weights file (default: caffe for .h5, imagenet for PyTorch files)",
         choices=("caffe", "imagenet"))
     device: str = _opt("auto", "auto, cpu, cuda, cuda:N or mps")
+    precision: Literal["auto", "float32", "bfloat16"] = _opt(
+        "auto", "arithmetic of the network: bfloat16 halves the time where the hardware has it (CPUs with "
+        "AVX-512 BF16 or AMX, recent GPUs) at equal final losses; auto picks it there, else float32",
+        choices=("auto", "float32", "bfloat16"))
+    tolerance: float = _opt(
+        5e-4, "stop a scale early once the total loss fell by less than this fraction over the last "
+        f"{PATIENCE} iterations (0: always run every iteration)")
+    checkpointing: Literal["auto", "on", "off"] = _opt(
+        "auto", "recompute the network's activations during the backward pass instead of keeping them: "
+        "about a third of the memory for a third more time; auto turns it on only when the run would "
+        "not fit in memory otherwise", choices=("auto", "on", "off"))
     max_pixels: int = _opt(100_000_000, "refuse input images with more pixels than this (decompression bombs)")
 
     def __post_init__(self) -> None:
@@ -91,11 +113,18 @@ class StyleConfig:
             _check(all(w >= 0 for w in self.style_layer_weights) and sum(self.style_layer_weights) > 0,
                    "--style-layer-weights", "must be zero or positive and not all zero", self.style_layer_weights)
         _check(self.max_pixels > 0, "--max-pixels", "must be positive", self.max_pixels)
-        for name in ("optimizer", "pooling", "preprocessing", "preserve_colors"):
+        _check(0 <= self.tolerance < 1, "--tolerance", "must be 0 to 1", self.tolerance)
+        for name in ("optimizer", "pooling", "preprocessing", "preserve_colors", "precision", "checkpointing"):
             choices = _choices(name)
             value = getattr(self, name)
             _check(value in choices or (value is None and name == "preprocessing"), _flag(name),
                    f"must be one of {', '.join(choices)}", value)
+
+    @classmethod
+    def for_quality(cls, quality: str = "normal", **options: Any) -> StyleConfig:
+        """The ``quality`` preset (draft, normal or high; see QUALITY_PRESETS) with ``options`` on top."""
+        _check(quality in QUALITY_PRESETS, "--quality", f"must be one of {', '.join(QUALITY_PRESETS)}", quality)
+        return cls(**{**QUALITY_PRESETS[quality], **options})
 
     def layer_weights(self) -> dict[str, float]:
         """{style layer: weight}, the weights scaled to sum to one (the paper's w_l = 1/5)."""
@@ -120,14 +149,14 @@ class StyleConfig:
         count = self.scales or (len(self.scale_iterations) if self.scale_iterations else None)
         if count is None:
             count = 1
-            while self.size > 512 and self.size / 2 ** (count - 1) > 384:
+            while self.size / 2 ** (count - 1) > COARSEST:
                 count += 1
         sizes = [max(MIN_SIZE, round(self.size / 2 ** (count - 1 - k))) for k in range(count)]
         iterations = list(self.scale_iterations or [])
         if not iterations:
             iterations = [self.iterations]
             for _ in sizes[1:]:
-                iterations.append(max(50, iterations[-1] // 4))
+                iterations.append(max(50, iterations[-1] // 2))
         return list(zip(sizes, iterations))
 
     def as_metadata(self) -> dict[str, str]:

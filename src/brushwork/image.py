@@ -209,11 +209,16 @@ def resize_long_side(x: torch.Tensor, size: int) -> torch.Tensor:
     Bicubic with antialiasing (so shrinking does not alias), clamped to [0, 1] because bicubic
     overshoots at edges. Returns ``x`` itself when the long side is already ``size``.
     """
-    height, width = x.shape[-2:]
-    long_side = max(height, width)
-    if long_side == size:
+    if max(x.shape[-2:]) == size:
         return x
-    return resize(x, *[size if side == long_side else max(1, round(side * size / long_side)) for side in (height, width)])
+    return resize(x, *long_side_shape(*x.shape[-2:], size))
+
+
+def long_side_shape(height: int, width: int, size: int) -> tuple[int, int]:
+    """(height, width) scaled so that the longer side is ``size`` px, the aspect ratio kept."""
+    long_side = max(height, width)
+    scaled = [size if side == long_side else max(1, round(side * size / long_side)) for side in (height, width)]
+    return scaled[0], scaled[1]
 
 
 def resize(x: torch.Tensor, height: int, width: int) -> torch.Tensor:

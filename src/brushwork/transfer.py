@@ -13,9 +13,10 @@ import torch
 from torch import nn
 
 from brushwork.colour import luminance, match_colour, match_luminance, recombine
-from brushwork.config import MIN_SIZE, StyleConfig
-from brushwork.errors import BrushworkError
-from brushwork.image import resize, resize_long_side
+from brushwork.config import MIN_SIZE, PATIENCE, StyleConfig
+from brushwork.hardware import compute_dtype
+from brushwork.memory import choose_checkpointing, lbfgs_history
+from brushwork.image import long_side_shape, resize, resize_long_side
 from brushwork.losses import ContentLoss, StyleLoss, TVLoss, gram_matrix
 from brushwork.nets.vgg import Backbone
 
@@ -61,16 +62,18 @@ class Objective(nn.Module):
 
     def __init__(self, backbone: Backbone, content: torch.Tensor, styles: Sequence[torch.Tensor],
                  config: StyleConfig, *, style_masks: Sequence[torch.Tensor] | None = None,
-                 content_mask: torch.Tensor | None = None) -> None:
+                 content_mask: torch.Tensor | None = None, checkpoint: bool = False) -> None:
         super().__init__()
         backbone.check_layers(config.content_layers, "--content-layers")
         backbone.check_layers(config.style_layers, "--style-layers")
         self.backbone = backbone
         self.layers = sorted(set(config.content_layers) | set(config.style_layers))
+        self.dtype = compute_dtype(config.precision, content.device)
+        self.checkpoint = checkpoint
         blend = config.blend_weights(len(styles))
         with torch.no_grad():
-            content_features = backbone.features(content, self.layers)  # all layers: their shapes too
-            grams = [{layer: gram_matrix(f) for layer, f in backbone.features(style, config.style_layers).items()}
+            content_features = self.features(content, self.layers)  # all layers: their shapes too
+            grams = [{layer: gram_matrix(f) for layer, f in self.features(style, config.style_layers).items()}
                      for style in styles]
         shapes = {layer: f.shape[-2:] for layer, f in content_features.items()}
         self.content = nn.ModuleDict({
@@ -99,8 +102,14 @@ class Objective(nn.Module):
         self.style_layers.append(layer)
         self.style.append(loss)
 
+    def features(self, image: torch.Tensor, layers: Sequence[str]) -> dict[str, torch.Tensor]:
+        """The backbone's features of ``image`` [1,3,H,W] in this objective's precision, as float32."""
+        with torch.autocast(image.device.type, dtype=self.dtype, enabled=self.dtype != torch.float32):
+            features = self.backbone.features(image, layers, self.checkpoint)
+        return {name: f.float() for name, f in features.items()}
+
     def forward(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
-        features = self.backbone.features(image, self.layers)
+        features = self.features(image, self.layers)
         terms = {
             "content": sum(loss(features[layer]) for layer, loss in self.content.items()),
             "style": sum(loss(features[layer]) for layer, loss in zip(self.style_layers, self.style)),
@@ -108,24 +117,6 @@ class Objective(nn.Module):
         }
         terms["total"] = terms["content"] + terms["style"] + terms["tv"]
         return terms
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` picks CUDA, then Apple's MPS, then the CPU; other names must be available."""
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise BrushworkError(f"--device {name}: not a device name (use auto, cpu, cuda, cuda:N or mps)") from None
-    available = {"cpu": True, "cuda": torch.cuda.is_available(), "mps": torch.backends.mps.is_available()}
-    if not available.get(device.type, False):
-        raise BrushworkError(f"--device {name}: not available on this machine")
-    return device
 
 
 def initial_image(content: torch.Tensor, style: torch.Tensor, init: str, seed: int) -> torch.Tensor:
@@ -142,18 +133,26 @@ def _optimizer(image: torch.Tensor, config: StyleConfig) -> torch.optim.Optimize
     if config.optimizer == "adam":
         return torch.optim.Adam([image], lr=config.learning_rate)
     # One function evaluation per step and no line search, as in the classic Torch implementation;
-    # the history carries over between steps. Tolerances off: the iteration count decides the end.
-    return torch.optim.LBFGS([image], lr=1.0, max_iter=1, history_size=50,
+    # the history carries over between steps. Tolerances off: our own early stopping decides the end.
+    return torch.optim.LBFGS([image], lr=1.0, max_iter=1, history_size=lbfgs_history(image[0, 0].numel()),
                              tolerance_grad=-1.0, tolerance_change=-1.0)
+
+
+def converged(totals: Sequence[float], tolerance: float) -> bool:
+    """True when the last total loss is less than ``tolerance`` (a fraction) below the one PATIENCE steps before."""
+    if tolerance <= 0 or len(totals) <= PATIENCE:
+        return False
+    return totals[-PATIENCE - 1] - totals[-1] < tolerance * abs(totals[-1])
 
 
 def optimise(objective: Objective, start: torch.Tensor, config: StyleConfig, callbacks: Iterable[Callback] = (),
              *, iterations: int | None = None, done: int = 0, total: int | None = None) -> torch.Tensor:
-    """Run ``iterations`` (default ``config.iterations``) optimiser steps from ``start`` [1,3,H,W].
+    """Run up to ``iterations`` (default ``config.iterations``) optimiser steps from ``start`` [1,3,H,W].
 
-    Returns the final image in [0,1]; pixels are clamped to [0,1] after every step, so every iterate
-    is a valid image. ``done`` and ``total`` place these steps within a longer run (several scales)
-    for the Progress that callbacks receive.
+    Stops early once the loss has converged (``config.tolerance``, see ``converged``). Returns the
+    final image in [0,1]; pixels are clamped to [0,1] after every step, so every iterate is a valid
+    image. ``done`` and ``total`` place these steps within a longer run (several scales) for the
+    Progress that callbacks receive.
     """
     callbacks = list(callbacks)
     iterations = iterations or config.iterations
@@ -161,6 +160,7 @@ def optimise(objective: Objective, start: torch.Tensor, config: StyleConfig, cal
     image = start.detach().clone(memory_format=torch.contiguous_format).requires_grad_(True)
     optimizer = _optimizer(image, config)
     last: dict[str, torch.Tensor] = {}
+    totals: list[float] = []
 
     def closure() -> torch.Tensor:
         optimizer.zero_grad(set_to_none=True)
@@ -174,11 +174,14 @@ def optimise(objective: Objective, start: torch.Tensor, config: StyleConfig, cal
         optimizer.step(closure)
         with torch.no_grad():
             image.clamp_(0.0, 1.0)
+        totals.append(float(last["total"]))
         if callbacks:
             progress = Progress(iteration, total, {k: float(v) for k, v in last.items()},
                                 time.perf_counter() - began, image.detach(), max(image.shape[-2:]))
             for callback in callbacks:
                 callback(progress)
+        if converged(totals, config.tolerance):
+            break
     return image.detach()
 
 
@@ -202,13 +205,16 @@ def paint(backbone: Backbone, content: torch.Tensor, styles: Sequence[torch.Tens
         init = None if init is None else luminance(init)
     plan = config.plan_scales()
     total = sum(iterations for _, iterations in plan)
+    # Decide memory for every scale before any work, so that a run that cannot fit fails at once.
+    shapes = [long_side_shape(*work.shape[-2:], size) for size, _ in plan]
+    checkpoints = [choose_checkpointing(config, h, w, work.device) for h, w in reversed(shapes)][::-1]
     image: torch.Tensor | None = None
     done = 0
-    for size, iterations in plan:
+    for (size, iterations), checkpoint in zip(plan, checkpoints):
         target = resize_long_side(work, size)
         scaled_styles = [resize_long_side(style, max(MIN_SIZE, round(size * config.style_scale))) for style in styles]
         objective = Objective(backbone, target, scaled_styles, config, style_masks=style_masks,
-                              content_mask=content_mask)
+                              content_mask=content_mask, checkpoint=checkpoint)
         if image is not None:
             start = resize(image, *target.shape[-2:])
         elif init is not None:

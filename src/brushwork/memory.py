@@ -1,0 +1,64 @@
+"""How much memory a run needs, decided before it starts: checkpointing when short, an error when hopeless.
+
+The model is measured, not derived (bench/memory.py fits it): a fixed part for the process, the
+weights and the images, plus bytes per output pixel for the network's activations (which depend on
+the arithmetic and on checkpointing) and for L-BFGS's history of image-sized vectors.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from brushwork.config import StyleConfig
+from brushwork.errors import BrushworkError
+from brushwork.hardware import available_memory, compute_dtype
+
+#: L-BFGS keeps two image-sized float32 vectors per remembered step; beyond this many bytes the
+#: history is shortened (above about 1000 px it falls below 100 steps).
+LBFGS_HISTORY_BYTES = 2**30
+#: Measured peaks (bench/results/memory-cpu.json): the process before the first image, in bytes ...
+FIXED_BYTES = 600 * 2**20
+#: ... and the activations kept for the backward pass, in bytes per output pixel, by (bfloat16, checkpointing).
+ACTIVATION_BYTES = {(False, False): 2400, (True, False): 1400, (False, True): 900, (True, True): 600}
+
+
+def lbfgs_history(pixels: int) -> int:
+    """Steps of L-BFGS history for an image of ``pixels`` (H*W): 100, fewer for large images."""
+    return max(5, min(100, LBFGS_HISTORY_BYTES // (2 * 3 * pixels * 4)))
+
+
+def peak_bytes(pixels: int, dtype: torch.dtype, checkpoint: bool, optimizer: str = "lbfgs") -> int:
+    """Estimated peak memory of optimising an image of ``pixels`` (H*W) px, in bytes."""
+    state = 2 * lbfgs_history(pixels) if optimizer == "lbfgs" else 2  # Adam: two moments
+    return FIXED_BYTES + pixels * (ACTIVATION_BYTES[(dtype == torch.bfloat16, checkpoint)] + state * 3 * 4)
+
+
+def choose_checkpointing(config: StyleConfig, height: int, width: int, device: torch.device) -> bool:
+    """Whether to checkpoint a run whose finest scale is ``height`` x ``width`` px on ``device``.
+
+    ``config.checkpointing`` auto turns it on only when the run would not fit without it. Raises a
+    one-line BrushworkError, before any work, when the run cannot fit either way.
+    """
+    dtype = compute_dtype(config.precision, device)
+    free = available_memory(device)
+    plain, saving = (peak_bytes(height * width, dtype, c, config.optimizer) for c in (False, True))
+    checkpoint = config.checkpointing == "on" or (config.checkpointing == "auto" and plain > free)
+    if (saving if checkpoint else plain) <= free:
+        return checkpoint
+    fits = _largest_size(config, height, width, dtype, free, checkpoint or config.checkpointing == "auto")
+    hint = " with --checkpointing on" if config.checkpointing == "off" and saving <= free else ""
+    raise BrushworkError(
+        f"a {width}x{height} px output needs about {(saving if checkpoint else plain) / 2**30:.1f} GiB "
+        f"of memory and {device.type} has {free / 2**30:.1f} GiB free: use --size {fits} or less{hint}")
+
+
+def _largest_size(config: StyleConfig, height: int, width: int, dtype: torch.dtype, free: int,
+                  checkpoint: bool) -> int:
+    """The largest --size whose run fits in ``free`` bytes, for an output of this aspect ratio."""
+    ratio = height * width / max(height, width) ** 2
+    size = config.size
+    while size > 32 and peak_bytes(math.ceil(size * size * ratio), dtype, checkpoint, config.optimizer) > free:
+        size = int(size * 0.95)
+    return size
