@@ -53,20 +53,38 @@ def add_feedforward_commands(commands: Any, add_config_options: Callable[..., No
     export.set_defaults(handler=_export)
 
 
+class _LazyBar:
+    """A tqdm bar drawn from its first update on, so that an early error stands alone on its line."""
+
+    def __init__(self, quiet: bool, **options: Any) -> None:
+        self.quiet, self.options = quiet, options
+        self.bar: tqdm | None = None
+
+    def update(self, done: int, total: int | None = None, postfix: dict[str, str] | None = None) -> None:
+        if self.quiet:
+            return
+        if self.bar is None:
+            self.bar = tqdm(total=total, dynamic_ncols=True, file=sys.stderr, **self.options)
+        self.bar.set_postfix(postfix or {}, refresh=False)
+        self.bar.update(done - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
 def _train(args: argparse.Namespace) -> int:
     config = TrainConfig(**{f.name: getattr(args, f.name) for f in fields(TrainConfig)})
     talk = not args.quiet and int(os.environ.get("RANK", "0")) == 0
-    bar = tqdm(unit="step", disable=not talk, dynamic_ncols=True, desc="train", file=sys.stderr)
+    bar = _LazyBar(not talk, unit="step", desc="train")
 
     def progress(p: TrainProgress) -> None:
-        bar.total = p.steps
-        bar.set_postfix({k: f"{v:.4g}" for k, v in p.losses.items()}, refresh=False)
-        bar.update(p.step - bar.n)
+        bar.update(p.step, p.steps, {k: f"{v:.4g}" for k, v in p.losses.items()})
 
     try:
         path = train_style_network(args.style, args.data, args.output, config, work_dir=args.work_dir,
                                    resume=args.resume, callbacks=[progress],
-                                   log=(lambda line: bar.write(line, file=sys.stderr)) if talk else None)
+                                   log=(lambda line: tqdm.write(line, file=sys.stderr)) if talk else None)
     except KeyboardInterrupt:
         bar.close()
         print("brushwork: interrupted; continue from the last checkpoint with --resume", file=sys.stderr)
@@ -80,9 +98,17 @@ def _train(args: argparse.Namespace) -> int:
 
 def _apply(args: argparse.Namespace) -> int:
     config = ApplyConfig(**{f.name: getattr(args, f.name) for f in fields(ApplyConfig)})
-    with tqdm(unit="image", disable=args.quiet, dynamic_ncols=True, desc="apply", file=sys.stderr) as bar:
-        written, skipped = stylize_files(args.model, args.inputs, args.output, config,
-                                         on_done=lambda source, dest: bar.update(1))
+    bar = _LazyBar(args.quiet, unit="image", desc="apply")
+    done: list[Path] = []
+
+    def on_done(source: Path, dest: Path) -> None:
+        done.append(dest)
+        bar.update(len(done))
+
+    try:
+        written, skipped = stylize_files(args.model, args.inputs, args.output, config, on_done=on_done)
+    finally:
+        bar.close()
     if not args.quiet:
         note = f", skipped {skipped} existing (--overwrite replaces them)" if skipped else ""
         print(f"wrote {written} image(s) to {args.output}{note}", file=sys.stderr)

@@ -41,8 +41,8 @@ class TrainConfig:
     checkpoint_every: int = _opt(500, "write a checkpoint, a preview grid and the loss curves every N steps")
     validation_count: int = _opt(4, "photos held out of training and stylised into each preview grid")
     amp: Literal["auto", "off", "bf16"] = _opt(
-        "auto", "mixed precision: bf16 autocast (auto: on CUDA with bf16 support, off on the CPU, where "
-        "it was slower)", choices=("auto", "off", "bf16"))
+        "auto", "mixed precision: bf16 autocast (auto: on GPUs with bf16 and on CPUs with AVX-512 BF16 or "
+        "AMX, where it is faster)", choices=("auto", "off", "bf16"))
     seed: int = _opt(0, "random seed of the network's start, the photo order and the crops")
     workers: int = _opt(2, "processes that decode photos (0: decode in the training process)")
     weights: str = _opt(StyleConfig.weights, "backbone weights: a source name (see `brushwork weights list`) "

@@ -15,6 +15,8 @@ from torch import nn
 
 #: Two stride-2 convolutions and two 2x upsamplings: H and W must be multiples of 4 to come back equal.
 MULTIPLE = 4
+#: The 9x9 convolution reflects 4 px, which needs more than 4 px: the smallest side the network takes.
+MIN_SIDE = 8
 
 
 class ConvLayer(nn.Sequential):
@@ -80,12 +82,12 @@ class TransformerNet(nn.Module):
 
 
 def pad_to_multiple(x: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int]]:
-    """Reflect-pad [B,C,H,W] on the bottom and right to multiples of :data:`MULTIPLE`; returns the
-    padded tensor and the original (H, W) to crop back to."""
+    """Reflect-pad [B,C,H,W] on the bottom and right to multiples of :data:`MULTIPLE`, at least
+    :data:`MIN_SIDE`; returns the padded tensor and the original (H, W) to crop back to."""
     height, width = x.shape[-2:]
-    pad_h, pad_w = -height % MULTIPLE, -width % MULTIPLE
+    pad_h, pad_w = (max(MIN_SIDE, side + -side % MULTIPLE) - side for side in (height, width))
     if pad_h or pad_w:
-        # Reflection needs the pad to be smaller than the side; replicate covers 1-3 px images.
+        # Reflection needs the pad to be smaller than the side; replicate covers images of a few px.
         mode = "reflect" if pad_h < height and pad_w < width else "replicate"
         x = F.pad(x, (0, pad_w, 0, pad_h), mode=mode)
     return x, (height, width)

@@ -46,9 +46,9 @@ def export_onnx(model: Path | str, output: Path | str, opset: int = OPSET) -> No
     buffer = io.BytesIO()
     dummy = torch.rand(1, 3, 16 * MULTIPLE, 16 * MULTIPLE)
     # The TorchScript exporter (dynamo=False) needs no onnxscript and handles these few ops well. Its
-    # warnings are about constant folding and instance norm's batch statistics, which are what we mean.
+    # warnings (its deprecation, constant folding, instance norm using batch statistics) are expected.
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
+        warnings.simplefilter("ignore")
         torch.onnx.export(network.net, (dummy,), buffer, input_names=[INPUT], output_names=[OUTPUT],
                           opset_version=opset, dynamic_axes={INPUT: {0: "batch", 2: "height", 3: "width"},
                                                              OUTPUT: {0: "batch", 2: "height", 3: "width"}},
