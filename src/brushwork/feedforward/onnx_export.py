@@ -61,14 +61,17 @@ def export_onnx(model: Path | str, output: Path | str, opset: int = OPSET) -> No
 
 
 class OnnxEngine:
-    """An exported model run by onnxruntime on the CPU: float32 [B,3,H,W] in, the same shape out."""
+    """An exported model run by onnxruntime on the CPU with PyTorch's thread count: float32 [B,3,H,W]
+    in, the same shape out."""
 
     def __init__(self, path: Path) -> None:
         ort = _needs("onnxruntime")
         if not path.is_file():
             raise BrushworkError(f"{path}: model file not found")
         try:
-            self.session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+            options = ort.SessionOptions()
+            options.intra_op_num_threads = torch.get_num_threads()  # as many as PyTorch (OMP_NUM_THREADS)
+            self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own exception types for a bad file
             raise BrushworkError(f"{path}: not an ONNX model ({' '.join(str(exc).split())[:120]})") from None
         props = self.session.get_modelmeta().custom_metadata_map
