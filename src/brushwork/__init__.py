@@ -7,7 +7,12 @@
 from brushwork.api import stylize
 from brushwork.config import StyleConfig
 from brushwork.errors import BrushworkError
+from brushwork.feedforward.apply import apply_style_network
+from brushwork.feedforward.config import ApplyConfig, TrainConfig
+from brushwork.feedforward.model_file import load_style_network
+from brushwork.feedforward.trainer import TrainProgress, train_style_network
 from brushwork.nets.weights import SOURCES, load_backbone
 from brushwork.transfer import Progress
 
-__all__ = ["SOURCES", "BrushworkError", "Progress", "StyleConfig", "load_backbone", "stylize"]
+__all__ = ["SOURCES", "ApplyConfig", "BrushworkError", "Progress", "StyleConfig", "TrainConfig", "TrainProgress",
+           "apply_style_network", "load_backbone", "load_style_network", "stylize", "train_style_network"]

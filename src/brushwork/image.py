@@ -268,7 +268,7 @@ def check_output_path(path: PathLike) -> Path:
     return path
 
 
-def _write_atomically(path: Path, write: Callable[[Path], None]) -> None:
+def write_atomically(path: Path, write: Callable[[Path], None]) -> None:
     """Call ``write`` on a hidden temporary file next to ``path``, then rename it onto ``path``,
     so that a crash or error never leaves a half-written image under the real name."""
     # A random name rather than mkstemp: PIL creates the file, so it gets the usual permissions
@@ -316,7 +316,7 @@ def save_image(image: Image.Image, path: PathLike, metadata: dict[str, str] | No
             out = Image.alpha_composite(white, image.convert("RGBA")).convert("RGB")
         out.save(tmp, fmt, **options)
 
-    _write_atomically(path, write)
+    write_atomically(path, write)
 
 
 def read_metadata(path: PathLike) -> dict[str, str]:
@@ -341,7 +341,7 @@ def save_gif(frames: list[Image.Image], path: PathLike, duration_ms: int = 100) 
     path = Path(path)
     if not frames:
         raise BrushworkError(f"{path}: no frames to write")
-    _write_atomically(
+    write_atomically(
         path,
         lambda tmp: frames[0].save(
             tmp, "GIF", save_all=True, append_images=frames[1:], duration=duration_ms, loop=0

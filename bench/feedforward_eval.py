@@ -1,0 +1,77 @@
+"""Does a trained style network paint in its style? Style loss of its outputs against the unstyled photos.
+
+For each content photo (default ``../shared/images/content``), resized to ``--size`` px on the long
+side, the style loss against the style image (the model's style layers, backbone and style size) is
+measured for the photo itself and for the network's output. A ratio photo / output of 5 or more is
+the bar. Writes JSON (default ``bench/results/feedforward-eval.json``) and, with ``--outputs DIR``,
+each photo beside its stylisation.
+
+    python bench/feedforward_eval.py MODEL [--style ../shared/images/style/the_scream.jpg] [--size 512]
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import datetime
+import json
+from pathlib import Path
+
+import torch
+
+from brushwork.feedforward.apply import TorchEngine, run_padded
+from brushwork.feedforward.config import TrainConfig
+from brushwork.feedforward.model_file import load_style_network
+from brushwork.feedforward.trainer import BatchObjective
+from brushwork.image import load_image, resize_long_side, save_image, to_pil
+from brushwork.nets.weights import load_backbone
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "images"
+RATIO_BAR = 5.0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("model", type=Path)
+    parser.add_argument("--style", type=Path, default=None, help="default: ../shared/images/style/<the model's style>")
+    parser.add_argument("--content", type=Path, default=SHARED / "content")
+    parser.add_argument("--size", type=int, default=512)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "feedforward-eval.json")
+    parser.add_argument("--outputs", type=Path, default=None, help="folder for photo | stylisation pictures")
+    args = parser.parse_args()
+
+    model = load_style_network(args.model)
+    meta = model.metadata
+    style_path = args.style or SHARED / "style" / meta["style"]
+    config = TrainConfig(style_layers=ast.literal_eval(meta["style_layers"]),
+                         content_layers=ast.literal_eval(meta["content_layers"]), style_size=int(meta["style_size"]),
+                         weights=meta["weights"], pooling=meta["pooling"])
+    backbone = load_backbone(config.weights, pooling=config.pooling)
+    style = resize_long_side(load_image(style_path, config.max_pixels)[0], config.style_size)
+    objective = BatchObjective(backbone, style, config)
+    engine = TorchEngine(model, torch.device("cpu"))
+    rows = []
+    for photo_path in sorted(p for p in args.content.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png")):
+        photo = resize_long_side(load_image(photo_path, config.max_pixels)[0], args.size)
+        with torch.no_grad():
+            output = run_padded(engine, photo)
+            losses = [float(objective.style_loss(backbone.features(x, config.style_layers))) for x in (photo, output)]
+        rows.append({"photo": photo_path.name, "size": list(photo.shape[-2:]), "style_loss_photo": round(losses[0], 5),
+                     "style_loss_output": round(losses[1], 5), "ratio": round(losses[0] / losses[1], 2)})
+        print(rows[-1], flush=True)
+        if args.outputs is not None:
+            args.outputs.mkdir(parents=True, exist_ok=True)
+            save_image(to_pil(torch.cat([photo, output], dim=-1)), args.outputs / f"{photo_path.stem}.jpg")
+    ratios = [r["ratio"] for r in rows]
+    report = {"benchmark": "style loss (unweighted, model's layers) of photos and of the network's outputs",
+              "date": datetime.date.today().isoformat(), "model": args.model.name, "style": style_path.name,
+              "steps_trained": meta.get("steps_trained"), "size": args.size, "results": rows,
+              "min_ratio": min(ratios), "bar": RATIO_BAR, "passes": min(ratios) >= RATIO_BAR}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"min ratio {min(ratios):.2f} (bar {RATIO_BAR}): {'pass' if report['passes'] else 'FAIL'}; wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,115 @@
+"""TrainConfig and ApplyConfig: every default of training and of running a style network, validated once.
+
+The CLI builds ``brushwork train`` and ``brushwork apply`` options from these fields, as it does
+``stylize``'s from StyleConfig; the Python API takes the same names as keyword arguments.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Literal
+
+from brushwork.config import StyleConfig, _check, _flag, _opt
+
+#: Settings that ``--resume`` may change: they say how long and where to run, not what is learned.
+RUN_SETTINGS = frozenset({"steps", "epochs", "time_limit", "checkpoint_every", "validation_count", "amp",
+                          "device", "workers"})
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Every setting of training an image transformation network for one style (Johnson et al. 2016)."""
+
+    steps: int = _opt(40_000, "optimiser steps (one batch each); Johnson et al. train 40000 steps of 4 "
+                      "(two epochs of COCO)")
+    epochs: int | None = _opt(None, "train this many passes over the photos instead of --steps")
+    time_limit: float | None = _opt(None, "stop after this many minutes (the model is written as at the end)")
+    batch_size: int = _opt(4, "photos per step (per process under torchrun)")
+    crop_size: int = _opt(256, "side of the square training crops in px (a multiple of 4)")
+    learning_rate: float = _opt(1e-3, "Adam step size")
+    content_weight: float = _opt(StyleConfig.content_weight, "alpha: weight of the content loss")
+    style_weight: float = _opt(30.0, "beta: weight of the style loss")
+    tv_weight: float = _opt(StyleConfig.tv_weight, "gamma: weight of the total-variation (smoothness) loss")
+    style_size: int = _opt(256, "long side of the style image in px when its Gram matrices are taken")
+    # Johnson et al. take content at relu2_2 (relu3_3 keeps less of the photo's detail); style at the
+    # last ReLU of the first four blocks.
+    content_layers: tuple[str, ...] = _opt(("relu2_2",), "layers of the content loss, comma-separated")
+    style_layers: tuple[str, ...] = _opt(("relu1_2", "relu2_2", "relu3_3", "relu4_3"),
+                                         "layers of the style loss, comma-separated")
+    width: int = _opt(32, "channels of the network's first layer (Johnson et al.: 32); smaller is faster")
+    residual_blocks: int = _opt(5, "residual blocks of the network (Johnson et al.: 5)")
+    checkpoint_every: int = _opt(500, "write a checkpoint, a preview grid and the loss curves every N steps")
+    validation_count: int = _opt(4, "photos held out of training and stylised into each preview grid")
+    amp: Literal["auto", "off", "bf16"] = _opt(
+        "auto", "mixed precision: bf16 autocast (auto: on GPUs with bf16 and on CPUs with AVX-512 BF16 or "
+        "AMX, where it is faster)", choices=("auto", "off", "bf16"))
+    seed: int = _opt(0, "random seed of the network's start, the photo order and the crops")
+    workers: int = _opt(2, "processes that decode photos (0: decode in the training process)")
+    weights: str = _opt(StyleConfig.weights, "backbone weights: a source name (see `brushwork weights list`) "
+                        "or a file")
+    pooling: Literal["avg", "max"] = _opt(StyleConfig.pooling, "pooling in the backbone", choices=("avg", "max"))
+    preprocessing: Literal["caffe", "imagenet"] | None = _opt(
+        None, "input convention of a --weights file (default: caffe for .h5, imagenet for PyTorch files)",
+        choices=("caffe", "imagenet"))
+    device: str = _opt("auto", "auto, cpu, cuda, cuda:N or mps (under torchrun: one GPU per process)")
+    max_pixels: int = _opt(StyleConfig.max_pixels, "skip photos with more pixels than this")
+
+    def __post_init__(self) -> None:
+        _check(1 <= self.steps <= 10_000_000, "--steps", "must be 1 to 10000000", self.steps)
+        _check(self.epochs is None or self.epochs >= 1, "--epochs", "must be 1 or more", self.epochs)
+        _check(self.time_limit is None or self.time_limit > 0, "--time-limit", "must be positive", self.time_limit)
+        _check(self.batch_size >= 1, "--batch-size", "must be 1 or more", self.batch_size)
+        _check(16 <= self.crop_size <= 4096 and self.crop_size % 4 == 0, "--crop-size",
+               "must be a multiple of 4 from 16 to 4096", self.crop_size)
+        _check(self.learning_rate > 0, "--learning-rate", "must be positive", self.learning_rate)
+        for name in ("content_weight", "style_weight", "tv_weight"):
+            value = getattr(self, name)
+            _check(0 <= value < float("inf"), _flag(name), "must be zero or positive", value)
+        _check(16 <= self.style_size <= 4096, "--style-size", "must be 16 to 4096 px", self.style_size)
+        _check(len(self.content_layers) > 0, "--content-layers", "needs at least one layer", "")
+        _check(len(self.style_layers) > 0, "--style-layers", "needs at least one layer", "")
+        _check(1 <= self.width <= 256, "--width", "must be 1 to 256", self.width)
+        _check(0 <= self.residual_blocks <= 32, "--residual-blocks", "must be 0 to 32", self.residual_blocks)
+        _check(self.checkpoint_every >= 1, "--checkpoint-every", "must be 1 or more", self.checkpoint_every)
+        _check(0 <= self.validation_count <= 64, "--validation-count", "must be 0 to 64", self.validation_count)
+        _check(self.workers >= 0, "--workers", "must be zero or more", self.workers)
+        _check(self.max_pixels > 0, "--max-pixels", "must be positive", self.max_pixels)
+        _check_choices(self)
+
+    def as_metadata(self) -> dict[str, str]:
+        """Every setting as strings, to embed in the model file."""
+        return {f.name: str(getattr(self, f.name)) for f in fields(self)}
+
+
+@dataclass(frozen=True)
+class ApplyConfig:
+    """Every setting of running a trained style network over photos."""
+
+    strength: float = _opt(1.0, "blend of the stylised image with the photo: 1 all style, 0 the photo")
+    preserve_colors: bool = _opt(False, "keep the photo's colours: the stylised luminance with the photo's "
+                                 "chrominance (Gatys et al. 2016)")
+    size: int | None = _opt(None, "long side of the outputs in px (default: each input's own size)")
+    batch_size: int = _opt(4, "images of equal size run through the network together")
+    engine: Literal["torch", "onnx"] = _opt("torch", "torch runs a .safetensors model, onnx an exported "
+                                            ".onnx model with onnxruntime", choices=("torch", "onnx"))
+    overwrite: bool = _opt(False, "replace existing outputs (default: skip them)")
+    device: str = _opt("auto", "auto, cpu, cuda, cuda:N or mps (the torch engine)")
+    max_pixels: int = _opt(StyleConfig.max_pixels, "refuse input images with more pixels than this")
+
+    def __post_init__(self) -> None:
+        _check(0 <= self.strength <= 1, "--strength", "must be 0 to 1", self.strength)
+        _check(self.size is None or 16 <= self.size <= 16384, "--size", "must be 16 to 16384 px", self.size)
+        _check(self.batch_size >= 1, "--batch-size", "must be 1 or more", self.batch_size)
+        _check(self.max_pixels > 0, "--max-pixels", "must be positive", self.max_pixels)
+        _check_choices(self)
+
+
+def _check_choices(config: TrainConfig | ApplyConfig) -> None:
+    """Raise a one-line error for a field whose value is not one of its ``choices`` (None allowed
+    where the field's default is None)."""
+    for f in fields(config):
+        choices = f.metadata.get("choices")
+        value = getattr(config, f.name)
+        if choices is not None:
+            _check(value in choices or (value is None and f.default is None), _flag(f.name),
+                   f"must be one of {', '.join(choices)}", value)

@@ -1,0 +1,105 @@
+"""Style network files: the weights in safetensors, with what made them in the header's metadata.
+
+The header holds string pairs: ``format`` (:data:`FORMAT`), ``format_version``, and ``metadata``, a
+JSON object with the style image's name and a small PNG thumbnail (base64), the network's shape
+(``width``, ``residual_blocks``), every training setting (backbone, layers, weights), ``steps``
+trained and the ``brushwork`` version. Loading checks each of these and says what is wrong.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import torch
+from PIL import Image
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import load_file, save_file
+
+from brushwork.errors import BrushworkError
+from brushwork.feedforward.network import TransformerNet
+from brushwork.image import to_pil, write_atomically
+
+FORMAT = "brushwork-style-network"
+FORMAT_VERSION = "1"
+THUMBNAIL_SIDE = 128
+
+
+@dataclass
+class StyleNetwork:
+    """A trained TransformerNet (in eval mode) and the metadata of its file."""
+
+    net: TransformerNet
+    metadata: dict[str, Any]
+
+    @property
+    def style_name(self) -> str:
+        return str(self.metadata.get("style", "?"))
+
+    def thumbnail(self) -> Image.Image:
+        """The style image as it was trained on, at most 128 px on the long side."""
+        return Image.open(io.BytesIO(base64.b64decode(self.metadata["style_thumbnail"])))
+
+
+def thumbnail_png(style: torch.Tensor) -> str:
+    """A style image [1,3,H,W] in [0,1] as a base64 PNG at most :data:`THUMBNAIL_SIDE` px long."""
+    image = to_pil(style.cpu())
+    image.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE))
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def save_style_network(net: TransformerNet, path: Path, metadata: Mapping[str, Any]) -> None:
+    """Write ``net``'s weights and ``metadata`` (JSON-able; ``width`` and ``residual_blocks`` are
+    added) to ``path`` through a temporary file and a rename."""
+    meta = {**metadata, "width": net.width, "residual_blocks": net.blocks,
+            "brushwork": metadata.get("brushwork", version("brushwork"))}
+    header = {"format": FORMAT, "format_version": FORMAT_VERSION, "metadata": json.dumps(meta)}
+    state = {k: v.detach().float().cpu().contiguous() for k, v in net.state_dict().items()}
+    write_atomically(Path(path), lambda tmp: save_file(state, tmp, metadata=header))
+
+
+def read_header(path: Path) -> dict[str, Any]:
+    """The metadata object of a style network file, after checking its format."""
+    path = Path(path)
+    if not path.is_file():
+        raise BrushworkError(f"{path}: model file not found")
+    try:
+        with safe_open(path, framework="pt") as f:
+            header = f.metadata() or {}
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise BrushworkError(f"{path}: not a safetensors file ({' '.join(str(exc).split())[:120]})") from None
+    if header.get("format") != FORMAT:
+        raise BrushworkError(f"{path}: not a brushwork style network (a safetensors file without "
+                             f"format '{FORMAT}' in its header)")
+    if header.get("format_version") != FORMAT_VERSION:
+        raise BrushworkError(f"{path}: style network format version {header.get('format_version')} is not "
+                             f"supported (this brushwork reads version {FORMAT_VERSION}; upgrade brushwork)")
+    try:
+        meta = json.loads(header["metadata"])
+        int(meta["width"]), int(meta["residual_blocks"])
+    except (KeyError, TypeError, ValueError):
+        raise BrushworkError(f"{path}: damaged metadata (no network width and residual_blocks)") from None
+    return meta
+
+
+def load_style_network(path: Path | str, device: torch.device | str = "cpu") -> StyleNetwork:
+    """Read a style network file written by :func:`save_style_network`, strictly (every tensor must fit)."""
+    path = Path(path)
+    meta = read_header(path)
+    net = TransformerNet(int(meta["width"]), int(meta["residual_blocks"]))
+    try:
+        net.load_state_dict(load_file(path), strict=True)
+    except (RuntimeError, SafetensorError) as exc:  # torch's message spans lines: the first two say it
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        raise BrushworkError(f"{path}: weights do not fit the network its header describes "
+                             f"({' '.join(lines[1:2] or lines[:1])[:160]})") from None
+    return StyleNetwork(net.eval().requires_grad_(False).to(device), meta)
+

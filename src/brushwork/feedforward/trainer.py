@@ -1,0 +1,285 @@
+"""Training a style network (Johnson, Alahi and Fei-Fei 2016): Adam on the network's weights, with the
+content, style and TV losses of Gatys et al. measured by the Backbone on batches of random photo crops.
+
+Under ``torchrun`` (RANK and WORLD_SIZE set) the same call runs data-parallel: one process per GPU
+(or per CPU process with gloo), DistributedDataParallel, each process its own shard of every epoch,
+and only rank 0 writing checkpoints, previews and the model. ``--batch-size`` is per process.
+
+Files in the work folder (default: ``MODEL`` without suffix plus ``-train``): ``checkpoint.pt`` (the
+latest, for ``resume``), ``previews/step-NNNNNN.png`` and ``losses.png``.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, replace
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, DistributedSampler
+
+from brushwork.errors import BrushworkError
+from brushwork.feedforward.apply import run_padded
+from brushwork.feedforward.config import RUN_SETTINGS, TrainConfig
+from brushwork.feedforward.data import CropDataset, scan_photos
+from brushwork.feedforward.model_file import save_style_network, thumbnail_png
+from brushwork.feedforward.network import TransformerNet
+from brushwork.feedforward.previews import loss_plot, preview_grid
+from brushwork.image import ImageSource, load_image, resize_long_side, save_image, write_atomically
+from brushwork.losses import content_loss, gram_matrix, style_layer_loss, total_variation
+from brushwork.nets.vgg import Backbone
+from brushwork.nets.weights import load_backbone
+from brushwork.transfer import resolve_device
+
+CHECKPOINT = "checkpoint.pt"
+
+
+@dataclass(frozen=True)
+class TrainProgress:
+    """What a callback sees after each step (on rank 0 only).
+
+    ``losses`` holds each weighted term of this step's batch ("content", "style", "tv") and "total";
+    ``elapsed`` is seconds since this call began; ``checkpoint`` is True when a checkpoint, a preview
+    grid and the loss curves were written at this step.
+    """
+
+    step: int
+    steps: int
+    losses: dict[str, float]
+    elapsed: float
+    checkpoint: bool
+
+
+TrainCallback = Callable[[TrainProgress], None]
+
+
+class BatchObjective(nn.Module):
+    """α·content + β·style + γ·TV of a batch of outputs [B,3,S,S] against their photos and one style.
+
+    The normalisation is that of ``transfer.Objective`` (see losses.py), applied per batch: content
+    by the squared norm of the batch's own targets, each style layer by its target Gram's mean square,
+    averaged over the batch; layer weights equal and summing to one.
+    """
+
+    def __init__(self, backbone: Backbone, style: torch.Tensor, config: TrainConfig) -> None:
+        super().__init__()
+        backbone.check_layers(config.content_layers, "--content-layers")
+        backbone.check_layers(config.style_layers, "--style-layers")
+        self.backbone, self.config = backbone, config
+        self.layers = sorted(set(config.content_layers) | set(config.style_layers))
+        with torch.no_grad():
+            targets = {layer: gram_matrix(f) for layer, f in backbone.features(style, config.style_layers).items()}
+        self.targets = {layer: (g, 1.0 / g.pow(2).mean().clamp_min(torch.finfo(g.dtype).tiny))
+                        for layer, g in targets.items()}
+
+    def style_loss(self, features: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The unweighted style loss, averaged over the batch, of features taken at the style layers."""
+        total = sum(norm * style_layer_loss(gram_matrix(features[layer].float()), target)
+                    for layer, (target, norm) in self.targets.items())
+        return total / (len(self.targets) * next(iter(features.values())).shape[0])
+
+    def forward(self, output: torch.Tensor, photos: torch.Tensor) -> dict[str, torch.Tensor]:
+        config = self.config
+        with torch.no_grad():
+            targets = self.backbone.features(photos, config.content_layers)
+        features = self.backbone.features(output, self.layers)
+        content = sum(content_loss(features[layer].float(), t.float()) / t.float().pow(2).sum().clamp_min(1e-30)
+                      for layer, t in targets.items()) / len(targets)
+        terms = {"content": config.content_weight * content,
+                 "style": config.style_weight * self.style_loss(features),
+                 "tv": config.tv_weight * total_variation(output.float())}
+        terms["total"] = terms["content"] + terms["style"] + terms["tv"]
+        return terms
+
+
+def _distributed() -> tuple[int, int, int]:
+    """(rank, world size, local rank) from torchrun's environment; (0, 1, 0) outside it."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    return int(os.environ.get("RANK", "0")), world, int(os.environ.get("LOCAL_RANK", "0"))
+
+
+def _cpu_has_bf16() -> bool:
+    """Whether the CPU computes bf16 natively (x86 AVX-512 BF16 or AMX); elsewhere it is emulated, and slow."""
+    info = Path("/proc/cpuinfo")
+    flags = info.read_text().split() if info.is_file() else []
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def _amp_enabled(config: TrainConfig, device: torch.device) -> bool:
+    if config.amp == "auto":
+        # bf16 autocast on a CPU with AVX-512 BF16 took 9.3 s a step of 4 x 256 px against 13.5 s in
+        # float32 (1 thread, README); bf16 keeps float32's range, so no loss scaling is needed.
+        if device.type == "cuda":
+            return torch.cuda.is_bf16_supported()
+        return device.type == "cpu" and _cpu_has_bf16()
+    return config.amp == "bf16"
+
+
+def _split(photos: tuple[Path, ...], count: int) -> tuple[tuple[Path, ...], tuple[Path, ...]]:
+    """(training photos, validation photos): ``count`` evenly spaced photos held out, unless that
+    would leave fewer than ``count`` to train on, in which case they are shown but not held out."""
+    if count == 0:
+        return photos, ()
+    held = {i * len(photos) // count for i in range(count)} if len(photos) >= 2 * count else set()
+    validation = tuple(photos[i] for i in sorted(held)) or photos[:count]
+    return tuple(p for i, p in enumerate(photos) if i not in held), validation
+
+
+def _check_resume(saved: dict[str, Any], config: TrainConfig, path: Path) -> None:
+    """A resumed run must learn what the first part learned: only RUN_SETTINGS may change."""
+    for name, value in asdict(config).items():
+        old = saved.get(name)
+        if name not in RUN_SETTINGS and (list(old) if isinstance(old, tuple) else old) != (
+                list(value) if isinstance(value, tuple) else value):
+            raise BrushworkError(f"{path}: --resume with --{name.replace('_', '-')} {value}, but the run "
+                                 f"was started with {old}")
+
+
+def train_style_network(
+    style: ImageSource,
+    data: Path | str,
+    output: Path | str,
+    config: TrainConfig | None = None,
+    *,
+    work_dir: Path | str | None = None,
+    resume: bool = False,
+    callbacks: Iterable[TrainCallback] = (),
+    log: Callable[[str], None] | None = None,
+    backbone: Backbone | None = None,
+    **options: Any,
+) -> Path:
+    """Train a network that paints any photo in the style of ``style`` and write it to ``output``
+    (a .safetensors file); returns ``output``.
+
+    ``data`` is a folder of photos (read recursively). ``options`` override fields of ``config``
+    (defaults: TrainConfig()). ``resume`` continues from the checkpoint in ``work_dir``; without it
+    an existing checkpoint there is an error. ``log`` receives one-line notes (photos found and
+    skipped, device, precision). ``backbone`` reuses a loaded network matching ``config``.
+    """
+    config = replace(config or TrainConfig(), **options)
+    output = Path(output)
+    say = log or (lambda line: None)
+    if output.suffix != ".safetensors":
+        raise BrushworkError(f"-o {output}: a model file needs the suffix .safetensors")
+    if not output.parent.is_dir():
+        raise BrushworkError(f"-o {output}: folder {output.parent} does not exist")
+    work = Path(work_dir) if work_dir is not None else output.with_name(output.stem + "-train")
+    checkpoint_path = work / CHECKPOINT
+    if resume and not checkpoint_path.is_file():
+        raise BrushworkError(f"--resume: no checkpoint at {checkpoint_path}")
+    if not resume and checkpoint_path.exists():
+        raise BrushworkError(f"{checkpoint_path}: a run is there already; pass --resume to continue it "
+                             "or remove the folder")
+
+    rank, world, local_rank = _distributed()
+    started_group = world > 1 and not dist.is_initialized()
+    device = resolve_device(config.device)
+    if world > 1 and device.type == "cuda":
+        device = torch.device("cuda", local_rank)
+        torch.cuda.set_device(device)
+    if started_group:
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    try:
+        folder = scan_photos(Path(data), config.crop_size, config.max_pixels)
+        say(folder.summary())
+        train_photos, validation = _split(folder.photos, config.validation_count)
+        per_epoch = len(train_photos) // world // config.batch_size
+        if per_epoch == 0:
+            raise BrushworkError(f"--batch-size {config.batch_size}: more than the {len(train_photos)} training "
+                                 f"photos give each of {world} process(es)")
+        steps = config.epochs * per_epoch if config.epochs is not None else config.steps
+        style_rgb, _ = load_image(style, config.max_pixels, name=str(style) if isinstance(style, (str, Path)) else None)
+        style_rgb = resize_long_side(style_rgb, config.style_size).to(device)
+        backbone = (backbone or load_backbone(config.weights, pooling=config.pooling,
+                                              preprocessing=config.preprocessing)).to(device)
+        objective = BatchObjective(backbone, style_rgb, config)
+        amp = _amp_enabled(config, device)
+        say(f"device {device}, {world} process(es), {'bf16 autocast' if amp else 'float32'}, {steps} steps "
+            f"of {config.batch_size} x {config.crop_size} px crops, {per_epoch} steps per epoch")
+
+        torch.manual_seed(config.seed)
+        net = TransformerNet(config.width, config.residual_blocks).to(device)
+        optimizer = torch.optim.Adam(net.parameters(), lr=config.learning_rate)
+        step, history = 0, []
+        if resume:
+            saved = torch.load(checkpoint_path, map_location=device, weights_only=True)
+            _check_resume(saved["config"], config, checkpoint_path)
+            net.load_state_dict(saved["net"])
+            optimizer.load_state_dict(saved["optimizer"])
+            step, history = int(saved["step"]), list(saved["history"])
+            say(f"resumed at step {step} from {checkpoint_path}")
+        model: nn.Module = DistributedDataParallel(net) if world > 1 else net
+        dataset = CropDataset(train_photos, config.crop_size, config.max_pixels, config.seed)
+        validation_rgb = [resize_long_side(load_image(p, config.max_pixels)[0], config.crop_size) for p in validation]
+        meta = {"style": Path(str(style)).name if isinstance(style, (str, Path)) else "image",
+                "style_thumbnail": thumbnail_png(style_rgb), "backbone": backbone.name,
+                "brushwork": version("brushwork"), **{k: str(v) for k, v in asdict(config).items()}}
+
+        def write_outputs(final: bool) -> None:
+            """Checkpoint, preview grid and loss curves (rank 0 only); the model file when ``final``."""
+            if rank != 0:
+                return
+            work.mkdir(parents=True, exist_ok=True)
+            state = {"net": net.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
+                     "history": history, "config": asdict(config)}
+            write_atomically(checkpoint_path, lambda tmp: torch.save(state, tmp))
+            with torch.no_grad():
+                outputs = [run_padded(net, photo.to(device)) for photo in validation_rgb]
+            (work / "previews").mkdir(exist_ok=True)
+            save_image(preview_grid(style_rgb, validation_rgb, outputs, config.crop_size),
+                       work / "previews" / f"step-{step:06d}.png", {"step": str(step)})
+            save_image(loss_plot(history), work / "losses.png", {"step": str(step)})
+            if final:
+                save_style_network(net, output, {**meta, "steps_trained": step})
+
+        callbacks = list(callbacks)
+        began = time.perf_counter()
+        stop = False
+        if step >= steps:  # a resume of a finished run: nothing to train, the files are written again
+            write_outputs(final=True)
+        while step < steps and not stop:
+            epoch, done = divmod(step, per_epoch)
+            dataset.set_epoch(epoch)
+            sampler = DistributedSampler(dataset, world, rank, shuffle=True, seed=config.seed, drop_last=True)
+            sampler.set_epoch(epoch)
+            # Skipping the batches already seen this epoch makes a resumed run see what an unbroken one would.
+            order = list(sampler)[done * config.batch_size:]
+            loader = DataLoader(dataset, config.batch_size, sampler=order, num_workers=config.workers,
+                                drop_last=True, pin_memory=device.type == "cuda")
+            for photos in loader:
+                photos = photos.to(device, non_blocking=True)
+                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+                    terms = objective(model(photos), photos)
+                optimizer.zero_grad(set_to_none=True)
+                terms["total"].backward()
+                optimizer.step()
+                step += 1
+                history.append({name: float(term.detach()) for name, term in terms.items()})
+                out_of_time = config.time_limit is not None and time.perf_counter() - began > 60 * config.time_limit
+                if world > 1:  # every process must stop at the same step, or the others wait forever
+                    flag = torch.tensor([float(out_of_time)], device=device)
+                    dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+                    out_of_time = bool(flag.item())
+                stop = step >= steps or out_of_time
+                written = stop or step % config.checkpoint_every == 0
+                if written:
+                    write_outputs(final=stop)
+                if rank == 0:
+                    progress = TrainProgress(step, steps, history[-1], time.perf_counter() - began, written)
+                    for callback in callbacks:
+                        callback(progress)
+                if stop:
+                    break
+        if world > 1:
+            dist.barrier()
+        return output
+    finally:
+        if started_group:
+            dist.destroy_process_group()

@@ -1,0 +1,76 @@
+"""Stylising with a trained network: files and folders, strength, colours, skipping, the Python API."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from brushwork import apply_style_network, load_style_network
+from brushwork.colour import rgb_to_yiq
+from brushwork.errors import BrushworkError
+from brushwork.feedforward.apply import stylize_files
+from brushwork.feedforward.config import ApplyConfig
+from brushwork.image import read_metadata
+from feedforward_fixtures import (photo_dir, session_backbone, style_file, tiny_model,  # noqa: F401
+                                  torch_tensor_image)
+
+
+def test_strength_zero_gives_the_photo_and_colours_can_be_kept(tiny_model: Path, photo_dir: Path) -> None:
+    photo = photo_dir / "photo02.png"
+    content = torch_tensor_image(photo)
+    unchanged = torch_tensor_image_of(apply_style_network(tiny_model, photo, strength=0.0))
+    assert torch.allclose(unchanged, content, atol=1 / 255)
+    full = torch_tensor_image_of(apply_style_network(tiny_model, photo))
+    half = torch_tensor_image_of(apply_style_network(tiny_model, photo, strength=0.5))
+    assert torch.allclose(half, (full + content) / 2, atol=2 / 255)
+    kept = torch_tensor_image_of(apply_style_network(load_style_network(tiny_model), Image.open(photo),
+                                                     preserve_colors=True))
+    chroma_error = (rgb_to_yiq(kept)[:, 1:] - rgb_to_yiq(content)[:, 1:]).abs().mean()
+    assert float(chroma_error) < 0.01  # not zero: where Y changes, some colours leave the RGB gamut
+
+
+def torch_tensor_image_of(image: Image.Image) -> torch.Tensor:
+    return torch.from_numpy(np.asarray(image, dtype=np.float32) / 255).permute(2, 0, 1)[None]
+
+
+def test_any_size_and_alpha(tiny_model: Path) -> None:
+    rgba = np.zeros((37, 23, 4), dtype=np.uint8)
+    rgba[..., 3] = 128
+    out = apply_style_network(tiny_model, rgba)
+    assert out.size == (23, 37) and out.mode == "RGBA"
+    assert apply_style_network(tiny_model, rgba[..., :3], size=64).size == (40, 64)
+
+
+def test_folders_give_same_named_outputs_and_skip_existing(tiny_model: Path, photo_dir: Path,
+                                                           tmp_path: Path) -> None:
+    inputs = [photo_dir / "a", photo_dir / "photo02.png"]
+    out = tmp_path / "out"
+    done: list[Path] = []
+    written, skipped = stylize_files(tiny_model, inputs, out, ApplyConfig(batch_size=3),
+                                     on_done=lambda source, dest: done.append(dest))
+    names = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+    assert names == ["photo00.png", "photo02.png", "photo03.jpg", "photo06.png", "photo09.jpg", "tiny.png"]
+    assert (written, skipped) == (6, 0) and len(done) == 6
+    assert read_metadata(out / "photo03.jpg")["style"] == "stripes.png"
+    before = (out / "photo00.png").stat().st_mtime_ns
+    assert stylize_files(tiny_model, inputs, out, ApplyConfig()) == (0, 6)
+    assert stylize_files(tiny_model, inputs, out, ApplyConfig(overwrite=True, strength=0.5)) == (6, 0)
+    assert (out / "photo00.png").stat().st_mtime_ns != before
+
+
+def test_a_single_file_and_errors(tiny_model: Path, photo_dir: Path, tmp_path: Path) -> None:
+    assert stylize_files(tiny_model, [photo_dir / "photo02.png"], tmp_path / "one.webp", ApplyConfig()) == (1, 0)
+    assert Image.open(tmp_path / "one.webp").size == (52, 40)
+    with pytest.raises(BrushworkError, match="missing.png: file not found"):
+        stylize_files(tiny_model, [tmp_path / "missing.png"], tmp_path / "o", ApplyConfig())
+    with pytest.raises(BrushworkError, match="would overwrite that of"):
+        stylize_files(tiny_model, [photo_dir / "photo02.png", photo_dir / "photo02.png"], tmp_path / "o",
+                      ApplyConfig())
+    with pytest.raises(BrushworkError, match="an ONNX model runs with --engine onnx"):
+        stylize_files(tmp_path / "m.onnx", [photo_dir / "photo02.png"], tmp_path / "o", ApplyConfig())
+    with pytest.raises(BrushworkError, match="--strength 2: must be 0 to 1"):
+        ApplyConfig(strength=2)

@@ -1,0 +1,81 @@
+"""``brushwork train``, ``apply`` and ``export`` as a user meets them, and a data-parallel run under torchrun."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from safetensors import safe_open
+
+from brushwork.cli import main
+from feedforward_fixtures import photo_dir, style_file  # noqa: F401
+
+TINY_ARGS = ["--crop-size", "32", "--batch-size", "2", "--width", "4", "--residual-blocks", "1", "--workers", "0",
+             "--validation-count", "2", "--style-size", "48", "--preprocessing", "caffe"]
+
+
+def _header(path: Path) -> tuple[dict[str, tuple[int, ...]], dict[str, str]]:
+    """({tensor: shape}, metadata) of a model file."""
+    with safe_open(path, framework="pt") as f:
+        return {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}, json.loads(f.metadata()["metadata"])
+
+
+def test_train_apply_export(photo_dir: Path, style_file: Path, tiny_checkpoint: Path, tmp_path: Path,
+                            capsys: pytest.CaptureFixture) -> None:
+    model = tmp_path / "m.safetensors"
+    assert main(["train", str(style_file), "--data", str(photo_dir), "-o", str(model), "--steps", "3",
+                 "--weights", str(tiny_checkpoint), *TINY_ARGS]) == 0
+    err = capsys.readouterr().err
+    assert "12 photos in" in err and "style=" in err and f"wrote {model}" in err
+    assert main(["apply", str(model), str(photo_dir / "b"), "-o", str(tmp_path / "out"), "--strength", "0.8",
+                 "--preserve-colors"]) == 0
+    assert len(list((tmp_path / "out").rglob("*.*"))) == 4
+    assert main(["export", str(model), str(tmp_path / "m.onnx")]) == 0
+    assert main(["apply", str(tmp_path / "m.onnx"), str(photo_dir / "photo02.png"), "-o", str(tmp_path / "o.png"),
+                 "--engine", "onnx"]) == 0
+    assert (tmp_path / "o.png").is_file()
+
+
+@pytest.mark.parametrize("argv,says", [
+    (["train", "STYLE", "--data", "EMPTY", "-o", "OUT/m.safetensors"], "--data .*empty: no usable photos"),
+    (["train", "STYLE", "--data", "PHOTOS", "-o", "OUT/m.pt"], "a model file needs the suffix .safetensors"),
+    (["train", "STYLE", "--data", "PHOTOS", "-o", "OUT/m.safetensors", "--steps", "0"], "--steps 0: must be"),
+    (["apply", "OUT/none.safetensors", "PHOTOS", "-o", "OUT/x"], "none.safetensors: model file not found"),
+    (["export", "STYLE", "OUT/m.onnx"], "stripes.png: not a safetensors file"),
+])
+def test_errors_are_one_line(photo_dir: Path, style_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture,
+                             argv: list[str], says: str) -> None:
+    (tmp_path / "empty").mkdir()
+    swap = {"STYLE": str(style_file), "PHOTOS": str(photo_dir), "EMPTY": str(tmp_path / "empty")}
+    argv = [swap.get(a, a.replace("OUT", str(tmp_path))) for a in argv]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("brushwork: error: ")
+    import re
+    assert re.search(says, err)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty"]
+
+
+@pytest.mark.slow
+def test_torchrun_with_two_cpu_processes_writes_a_model_like_one_process(
+        photo_dir: Path, style_file: Path, tiny_checkpoint: Path, tmp_path: Path) -> None:
+    common = [str(style_file), "--data", str(photo_dir), "--steps", "3", "--weights", str(tiny_checkpoint),
+              "--device", "cpu", "--quiet", *TINY_ARGS]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[1] / "src"),
+                                                        os.environ.get("PYTHONPATH", "")]),
+           "OMP_NUM_THREADS": "1"}
+    two = tmp_path / "ddp.safetensors"
+    run = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--standalone",
+                          "-m", "brushwork", "train", *common, "-o", str(two)],
+                         env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    one = tmp_path / "one.safetensors"
+    assert main(["train", *common, "-o", str(one)]) == 0
+    (shapes_two, meta_two), (shapes_one, meta_one) = _header(two), _header(one)
+    assert shapes_two == shapes_one
+    assert meta_two.keys() == meta_one.keys() and meta_two["steps_trained"] == meta_one["steps_trained"] == 3
+    assert sorted(p.name for p in (tmp_path / "ddp-train" / "previews").iterdir()) == ["step-000003.png"]

@@ -1,0 +1,56 @@
+"""Model files: safetensors with metadata; a bad file is refused with a reason."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from brushwork.errors import BrushworkError
+from brushwork.feedforward.model_file import FORMAT, load_style_network, save_style_network
+from brushwork.feedforward.network import TransformerNet
+from feedforward_fixtures import photo_dir, session_backbone, style_file, tiny_model  # noqa: F401
+
+
+def test_a_trained_model_carries_its_story(tiny_model: Path) -> None:
+    model = load_style_network(tiny_model)
+    meta = model.metadata
+    assert meta["style"] == "stripes.png" and meta["steps_trained"] == 4 and meta["backbone"] == "tiny"
+    assert meta["content_layers"] == "('relu2_2',)" and meta["style_layers"].startswith("('relu1_2'")
+    assert meta["brushwork"] and meta["width"] == 4 and meta["residual_blocks"] == 1
+    assert max(model.thumbnail().size) <= 128 and model.thumbnail().mode == "RGB"
+
+
+def test_save_and_load_give_the_same_network(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    net = TransformerNet(width=4, blocks=2)
+    path = tmp_path / "m.safetensors"
+    save_style_network(net, path, {"style": "s.png"})
+    loaded = load_style_network(path)
+    x = torch.rand(1, 3, 32, 32)
+    assert torch.equal(loaded.net(x), net(x))
+    assert not list(tmp_path.glob(".*")), "no temporary file left behind"
+
+
+def _header(**fields: str) -> dict[str, str]:
+    return {"format": FORMAT, "format_version": "1",
+            "metadata": json.dumps({"width": 4, "residual_blocks": 1}), **fields}
+
+
+@pytest.mark.parametrize("write,says", [
+    (lambda p: None, "model file not found"),
+    (lambda p: p.write_bytes(b"\x00" * 64), "not a safetensors file"),
+    (lambda p: save_file({"x": torch.zeros(1)}, p), "not a brushwork style network"),
+    (lambda p: save_file({"x": torch.zeros(1)}, p, metadata=_header(format_version="9")), "format version 9"),
+    (lambda p: save_file({"x": torch.zeros(1)}, p, metadata=_header(metadata="{}")), "damaged metadata"),
+    (lambda p: save_file({"x": torch.zeros(1)}, p, metadata=_header()), "weights do not fit"),
+])
+def test_a_bad_file_says_what_is_wrong(tmp_path: Path, write: object, says: str) -> None:
+    path = tmp_path / "bad.safetensors"
+    write(path)  # type: ignore[operator]
+    with pytest.raises(BrushworkError, match=says) as info:
+        load_style_network(path)
+    assert str(info.value).startswith(str(path)) and "\n" not in str(info.value)

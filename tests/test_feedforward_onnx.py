@@ -1,0 +1,55 @@
+"""ONNX export: dynamic sizes, metadata, and the onnxruntime engine agreeing with PyTorch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+pytest.importorskip("onnxruntime")
+
+from brushwork.errors import BrushworkError  # noqa: E402
+from brushwork.feedforward.apply import stylize_files  # noqa: E402
+from brushwork.feedforward.config import ApplyConfig  # noqa: E402
+from brushwork.feedforward.model_file import load_style_network  # noqa: E402
+from brushwork.feedforward.onnx_export import OnnxEngine, export_onnx  # noqa: E402
+from feedforward_fixtures import (photo_dir, session_backbone, style_file, tiny_model,  # noqa: E402,F401
+                                  torch_tensor_image)
+
+
+@pytest.fixture(scope="module")
+def onnx_model(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("onnx") / "stripes.onnx"
+    export_onnx(tiny_model, path)
+    return path
+
+
+@pytest.mark.parametrize("shape", [(1, 3, 32, 48), (2, 3, 64, 40)])
+def test_onnxruntime_agrees_with_torch_at_any_size(tiny_model: Path, onnx_model: Path, shape: tuple[int, ...]
+                                                   ) -> None:
+    x = torch.rand(shape)
+    with torch.no_grad():
+        expected = load_style_network(tiny_model).net(x)
+    engine = OnnxEngine(onnx_model)
+    assert engine.metadata["style"] == "stripes.png" and engine.metadata["steps_trained"] == 4
+    assert torch.allclose(engine(x), expected, atol=1e-4)
+
+
+def test_apply_with_either_engine_writes_the_same_images(tiny_model: Path, onnx_model: Path, photo_dir: Path,
+                                                         tmp_path: Path) -> None:
+    inputs = [photo_dir / "b"]
+    stylize_files(tiny_model, inputs, tmp_path / "torch", ApplyConfig())
+    stylize_files(onnx_model, inputs, tmp_path / "onnx", ApplyConfig(engine="onnx"))
+    for image in (tmp_path / "torch").rglob("*.png"):
+        other = tmp_path / "onnx" / image.relative_to(tmp_path / "torch")
+        assert torch.allclose(torch_tensor_image(image), torch_tensor_image(other), atol=1.5 / 255)
+
+
+def test_bad_files(tiny_model: Path, tmp_path: Path) -> None:
+    with pytest.raises(BrushworkError, match="needs the suffix .onnx"):
+        export_onnx(tiny_model, tmp_path / "m.bin")
+    junk = tmp_path / "junk.onnx"
+    junk.write_bytes(b"junk")
+    with pytest.raises(BrushworkError, match="junk.onnx: not an ONNX model"):
+        OnnxEngine(junk)

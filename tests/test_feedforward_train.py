@@ -1,0 +1,96 @@
+"""Training: the loss falls, resume continues the same run, the run's files are written, errors are clear."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+from safetensors.torch import load_file
+
+from brushwork.errors import BrushworkError
+from brushwork.feedforward.config import TrainConfig
+from brushwork.feedforward.trainer import TrainProgress, train_style_network
+from brushwork.nets.vgg import Backbone
+from feedforward_fixtures import TINY, photo_dir, session_backbone, style_file  # noqa: F401
+
+
+def _train(photo_dir: Path, style_file: Path, backbone: Backbone, output: Path, **options: object
+           ) -> list[TrainProgress]:
+    seen: list[TrainProgress] = []
+    train_style_network(style_file, photo_dir, output, backbone=backbone, callbacks=[seen.append],
+                        **{**TINY, **options})
+    return seen
+
+
+def test_the_loss_falls(photo_dir: Path, style_file: Path, session_backbone: Backbone, tmp_path: Path) -> None:
+    seen = _train(photo_dir, style_file, session_backbone, tmp_path / "m.safetensors", steps=40,
+                  checkpoint_every=20, learning_rate=2e-2)
+    totals = [p.losses["total"] for p in seen]
+    assert [p.step for p in seen] == list(range(1, 41)) and set(seen[0].losses) == {"content", "style", "tv", "total"}
+    assert sum(totals[-5:]) < 0.7 * sum(totals[:5])
+    assert [p.step for p in seen if p.checkpoint] == [20, 40]
+
+
+def test_resume_continues_the_same_run(photo_dir: Path, style_file: Path, session_backbone: Backbone,
+                                       tmp_path: Path) -> None:
+    whole = tmp_path / "whole.safetensors"
+    _train(photo_dir, style_file, session_backbone, whole, steps=8, checkpoint_every=3)
+    halves = tmp_path / "halves.safetensors"
+    _train(photo_dir, style_file, session_backbone, halves, steps=5, checkpoint_every=3)
+    seen = _train(photo_dir, style_file, session_backbone, halves, steps=8, checkpoint_every=3, resume=True)
+    assert [p.step for p in seen] == [6, 7, 8]  # from the step-5 checkpoint at the end of the first part
+    a, b = load_file(whole), load_file(halves)
+    assert a.keys() == b.keys() and all(torch.allclose(a[k], b[k], atol=1e-5) for k in a)
+    history = torch.load(tmp_path / "halves-train" / "checkpoint.pt", weights_only=True)["history"]
+    assert len(history) == 8
+
+
+def test_the_run_writes_checkpoint_previews_and_curves(photo_dir: Path, style_file: Path,
+                                                       session_backbone: Backbone, tmp_path: Path) -> None:
+    notes: list[str] = []
+    train_style_network(style_file, photo_dir, tmp_path / "m.safetensors", steps=4, checkpoint_every=2,
+                        backbone=session_backbone, log=notes.append, **TINY)
+    work = tmp_path / "m-train"
+    assert sorted(p.name for p in (work / "previews").iterdir()) == ["step-000002.png", "step-000004.png"]
+    grid = Image.open(work / "previews" / "step-000004.png")
+    assert grid.size == (3 * 32, 2 * 32)  # the style, then two validation photos over their stylisations
+    assert Image.open(work / "losses.png").size == (800, 480)
+    assert "12 photos in" in notes[0] and "1 unreadable, 1 under 16 px skipped" in notes[0]
+    assert not [p for p in tmp_path.rglob(".*")], "no temporary files left behind"
+
+
+def test_epochs_time_limit_and_resume_errors(photo_dir: Path, style_file: Path, session_backbone: Backbone,
+                                             tmp_path: Path) -> None:
+    out = tmp_path / "m.safetensors"
+    # 12 photos, 2 held out for validation, batches of 2: 5 steps per epoch
+    assert _train(photo_dir, style_file, session_backbone, out, epochs=2)[-1].step == 10
+    with pytest.raises(BrushworkError, match="a run is there already; pass --resume"):
+        _train(photo_dir, style_file, session_backbone, out, steps=2)
+    with pytest.raises(BrushworkError, match="--resume with --style-weight 1.0, but the run was started with 30.0"):
+        _train(photo_dir, style_file, session_backbone, out, epochs=3, resume=True, style_weight=1.0)
+    with pytest.raises(BrushworkError, match="--resume: no checkpoint at"):
+        _train(photo_dir, style_file, session_backbone, tmp_path / "other.safetensors", resume=True)
+    quick = _train(photo_dir, style_file, session_backbone, tmp_path / "quick.safetensors", steps=1000,
+                   time_limit=1e-4)
+    assert quick[-1].step < 1000 and quick[-1].checkpoint and (tmp_path / "quick.safetensors").is_file()
+
+
+@pytest.mark.parametrize("options,says", [
+    ({"batch_size": 11}, "--batch-size 11: more than the 10 training photos"),
+    ({"content_layers": ("relu9_9",)}, "--content-layers: unknown layer 'relu9_9'"),
+    ({"crop_size": 30}, "--crop-size 30: must be a multiple of 4"),
+])
+def test_bad_settings_are_one_line_errors(photo_dir: Path, style_file: Path, session_backbone: Backbone,
+                                          tmp_path: Path, options: dict[str, object], says: str) -> None:
+    with pytest.raises(BrushworkError, match=says):
+        _train(photo_dir, style_file, session_backbone, tmp_path / "m.safetensors", steps=1, **options)
+    assert not list(tmp_path.iterdir())
+
+
+def test_every_setting_has_help_and_a_valid_default() -> None:
+    config = TrainConfig()
+    assert all(f.metadata["help"] for f in dataclasses.fields(config))
+    assert config.content_layers == ("relu2_2",) and config.batch_size == 4 and config.crop_size == 256
