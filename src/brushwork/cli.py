@@ -20,6 +20,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from brushwork.api import stylize
+from brushwork.audio.cli import AUDIO_COMMANDS, add_audio_commands, run_audio
 from brushwork.config import StyleConfig
 from brushwork.errors import BrushworkError
 from brushwork.image import check_output_path, save_gif, save_image, to_pil
@@ -44,11 +45,15 @@ def _split(cast: type) -> Any:
     return parse
 
 
-def _add_config_options(parser: argparse.ArgumentParser) -> None:
-    """One ``--option`` per StyleConfig field, typed from its annotation, help from its metadata."""
-    hints = typing.get_type_hints(StyleConfig)
-    group = parser.add_argument_group("style transfer settings")
-    for f in fields(StyleConfig):
+def _add_config_options(parser: argparse.ArgumentParser, config: type = StyleConfig,
+                        title: str = "style transfer settings", skip: Sequence[str] = ()) -> None:
+    """One ``--option`` per field of the ``config`` dataclass but ``skip``, typed from its annotation,
+    help from its metadata."""
+    hints = typing.get_type_hints(config)
+    group = parser.add_argument_group(title)
+    for f in fields(config):
+        if f.name in skip:
+            continue
         hint = hints[f.name]
         args = [a for a in typing.get_args(hint) if a is not type(None)]
         if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
@@ -88,6 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--gif", type=Path, default=None, help="save an animated GIF of the optimisation")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     _add_config_options(run)
+
+    add_audio_commands(commands, _add_config_options)
 
     weights = commands.add_parser("weights", help="list or fetch backbone weights")
     what = weights.add_subparsers(dest="weights_command", required=True, parser_class=_Parser)
@@ -187,6 +194,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     args = build_parser().parse_args(argv)
     try:
+        if args.command in AUDIO_COMMANDS:
+            return run_audio(args)
         return _stylize(args) if args.command == "stylize" else _weights(args)
     except BrushworkError as exc:
         print(f"brushwork: error: {exc}", file=sys.stderr)

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from brushwork.colour import luminance, match_colour, match_luminance, recombine
-from brushwork.config import MIN_SIZE, StyleConfig
+from brushwork.config import MIN_SIZE, AudioConfig, StyleConfig
 from brushwork.errors import BrushworkError
 from brushwork.image import resize, resize_long_side
 from brushwork.losses import ContentLoss, StyleLoss, TVLoss, gram_matrix
@@ -138,7 +138,7 @@ def initial_image(content: torch.Tensor, style: torch.Tensor, init: str, seed: i
     return torch.rand(content.shape, generator=generator).to(content.device)
 
 
-def _optimizer(image: torch.Tensor, config: StyleConfig) -> torch.optim.Optimizer:
+def _optimizer(image: torch.Tensor, config: StyleConfig | AudioConfig) -> torch.optim.Optimizer:
     if config.optimizer == "adam":
         return torch.optim.Adam([image], lr=config.learning_rate)
     # One function evaluation per step and no line search, as in the classic Torch implementation;
@@ -147,12 +147,15 @@ def _optimizer(image: torch.Tensor, config: StyleConfig) -> torch.optim.Optimize
                              tolerance_grad=-1.0, tolerance_change=-1.0)
 
 
-def optimise(objective: Objective, start: torch.Tensor, config: StyleConfig, callbacks: Iterable[Callback] = (),
-             *, iterations: int | None = None, done: int = 0, total: int | None = None) -> torch.Tensor:
+def optimise(objective: nn.Module, start: torch.Tensor, config: StyleConfig | AudioConfig,
+             callbacks: Iterable[Callback] = (), *, iterations: int | None = None, done: int = 0,
+             total: int | None = None, bounds: tuple[float, float] | None = (0.0, 1.0)) -> torch.Tensor:
     """Run ``iterations`` (default ``config.iterations``) optimiser steps from ``start`` [1,3,H,W].
 
-    Returns the final image in [0,1]; pixels are clamped to [0,1] after every step, so every iterate
-    is a valid image. ``done`` and ``total`` place these steps within a longer run (several scales)
+    ``objective(x)`` returns named scalar terms with their sum as "total" (an :class:`Objective`, or
+    the audio objective on a spectrogram [C,F,T]). Returns the final iterate; it is clamped to
+    ``bounds`` (default [0,1]: pixels; None: not clamped) after every step, so every iterate is
+    valid. ``done`` and ``total`` place these steps within a longer run (several scales or chunks)
     for the Progress that callbacks receive.
     """
     callbacks = list(callbacks)
@@ -172,8 +175,9 @@ def optimise(objective: Objective, start: torch.Tensor, config: StyleConfig, cal
     began = time.perf_counter()
     for iteration in range(done + 1, done + iterations + 1):
         optimizer.step(closure)
-        with torch.no_grad():
-            image.clamp_(0.0, 1.0)
+        if bounds is not None:
+            with torch.no_grad():
+                image.clamp_(*bounds)
         if callbacks:
             progress = Progress(iteration, total, {k: float(v) for k, v in last.items()},
                                 time.perf_counter() - began, image.detach(), max(image.shape[-2:]))
