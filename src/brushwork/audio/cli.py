@@ -43,12 +43,14 @@ def run_audio(args: argparse.Namespace) -> int:
     """Run ``brushwork audio`` or ``brushwork texture``; returns the exit status."""
     config = AudioConfig(**{f.name: getattr(args, f.name, f.default) for f in fields(AudioConfig)})
     check_audio_output(args.output)  # fail now, not after minutes of work
-    bar = tqdm(unit="it", disable=args.quiet, dynamic_ncols=True, desc=args.command, file=sys.stderr)
+    bars: list[tqdm] = []  # opened at the first step, when the number of chunks is known and the inputs passed
 
     def progress(p: Progress) -> None:
-        bar.total = p.iterations  # known once the input's length (its number of chunks) is
-        bar.set_postfix({k: f"{v:.4g}" for k, v in p.losses.items()}, refresh=False)
-        bar.update(1)
+        if not bars:
+            bars.append(tqdm(total=p.iterations, unit="it", disable=args.quiet, dynamic_ncols=True,
+                             desc=args.command, file=sys.stderr))
+        bars[0].set_postfix({k: f"{v:.4g}" for k, v in p.losses.items()}, refresh=False)
+        bars[0].update(1)
 
     try:
         if args.command == "audio":
@@ -56,11 +58,11 @@ def run_audio(args: argparse.Namespace) -> int:
         else:
             sound = synthesize_texture(args.style, config, callbacks=[progress])
     except KeyboardInterrupt:
-        bar.close()
         print("brushwork: interrupted; nothing written", file=sys.stderr)
         return INTERRUPTED
     finally:
-        bar.close()
+        for bar in bars:
+            bar.close()
     save_audio(sound, args.output)
     if not args.quiet:
         print(f"wrote {args.output} ({sound.seconds:.2f} s, {sound.channels} channel(s), {sound.sample_rate} Hz)",
