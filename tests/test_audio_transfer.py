@@ -78,10 +78,10 @@ def test_texture_has_the_asked_duration_and_follows_the_style() -> None:
     assert (spectrum > spectrum.max() / 10).mean() > 0.05
 
 
-def test_content_weight_zero_ignores_the_content_but_keeps_its_length() -> None:
-    config = fast_config(content_weight=0.0, iterations=5)
-    out = stylize_audio(sound(melody(1.0)), sound(bursts(1.0)), config)
-    assert out.samples.shape == (1, 8000)
+@pytest.mark.parametrize("options", [{"content_weight": 0.0}, {"init": "noise"}, {"optimizer": "adam"}])
+def test_other_starts_and_optimisers_keep_the_length(options: dict) -> None:
+    out = stylize_audio(sound(melody(1.0)), sound(bursts(1.0)), fast_config(iterations=5, **options))
+    assert out.samples.shape == (1, 8000) and np.isfinite(out.samples).all()
 
 
 def test_equal_seeds_give_equal_results() -> None:

@@ -210,7 +210,3 @@ class AudioConfig:
     def frames(self, seconds: float) -> int:
         """The number of spectrogram frames (hops) in ``seconds``, at least 1."""
         return max(1, round(seconds * self.sample_rate / self.hop_length))
-
-    def as_metadata(self) -> dict[str, str]:
-        """Every setting as strings, to embed in output files."""
-        return {f.name: str(getattr(self, f.name)) for f in fields(self)}

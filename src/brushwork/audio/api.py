@@ -59,7 +59,8 @@ def stylize_audio(content: AudioSource, style: AudioSource, config: AudioConfig 
     """
     config = replace(config or AudioConfig(), **options)
     device = resolve_device(config.device)
-    content_sound, style_sound = load_sound(content, _name(content, "content")), load_sound(style, _name(style, "style"))
+    content_sound = load_sound(content, _name(content, "content"))
+    style_sound = load_sound(style, _name(style, "style"))
     content_wave = _working(content_sound, config, _name(content, "content"), device)
     style_wave = _working(style_sound, config, _name(style, "style"), device)
     spec = synthesise(_spectrogram(style_wave.mean(0, keepdim=True), config), config,
