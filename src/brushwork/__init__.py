@@ -2,10 +2,14 @@
 
 >>> from brushwork import stylize
 >>> stylize("photo.jpg", "painting.jpg", size=256).save("out.png")  # doctest: +SKIP
+>>> from brushwork import save_audio, stylize_audio
+>>> save_audio(stylize_audio("melody.wav", "rain.flac", iterations=100), "out.wav")  # doctest: +SKIP
 """
 
 from brushwork.api import stylize
-from brushwork.config import StyleConfig
+from brushwork.audio.api import stylize_audio, synthesize_texture
+from brushwork.audio.io import Sound, read_audio, save_audio
+from brushwork.config import AudioConfig, StyleConfig
 from brushwork.errors import BrushworkError
 from brushwork.feedforward.apply import apply_style_network
 from brushwork.feedforward.config import ApplyConfig, TrainConfig
@@ -14,5 +18,6 @@ from brushwork.feedforward.trainer import TrainProgress, train_style_network
 from brushwork.nets.weights import SOURCES, load_backbone
 from brushwork.transfer import Progress
 
-__all__ = ["SOURCES", "ApplyConfig", "BrushworkError", "Progress", "StyleConfig", "TrainConfig", "TrainProgress",
-           "apply_style_network", "load_backbone", "load_style_network", "stylize", "train_style_network"]
+__all__ = ["SOURCES", "ApplyConfig", "AudioConfig", "BrushworkError", "Progress", "Sound", "StyleConfig", "TrainConfig",
+           "TrainProgress", "apply_style_network", "load_backbone", "load_style_network", "read_audio", "save_audio",
+           "stylize", "stylize_audio", "synthesize_texture", "train_style_network"]

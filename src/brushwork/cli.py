@@ -21,6 +21,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from brushwork.api import stylize
+from brushwork.audio.cli import AUDIO_COMMANDS, add_audio_commands, run_audio
 from brushwork.config import QUALITY_PRESETS, StyleConfig
 from brushwork.errors import BrushworkError
 from brushwork.feedforward.cli import FEEDFORWARD_COMMANDS, add_feedforward_commands
@@ -47,13 +48,16 @@ def _split(cast: type) -> Any:
 
 
 def _add_config_options(parser: argparse.ArgumentParser, config: type = StyleConfig,
-                        title: str = "style transfer settings", keep_defaults: bool = True) -> None:
-    """One ``--option`` per field of the ``config`` dataclass, typed from its annotation, help from its
-    metadata; a bool field defaulting to False is a flag. Without ``keep_defaults`` an option left out
-    is absent from the namespace (so that a preset such as --quality can fill it in)."""
+                        title: str = "style transfer settings", keep_defaults: bool = True,
+                        skip: Sequence[str] = ()) -> None:
+    """One ``--option`` per field of the ``config`` dataclass but ``skip``, typed from its annotation,
+    help from its metadata; a bool field defaulting to False is a flag. Without ``keep_defaults`` an
+    option left out is absent from the namespace (so that a preset such as --quality can fill it in)."""
     hints = typing.get_type_hints(config)
     group = parser.add_argument_group(title)
     for f in fields(config):
+        if f.name in skip:
+            continue
         hint = hints[f.name]
         flag = "--" + f.name.replace("_", "-")
         if hint is bool:
@@ -109,6 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
                                                  for name, preset in QUALITY_PRESETS.items())
                      + ". Options given explicitly win over the preset (default: normal)")
     _add_config_options(run, keep_defaults=False)
+
+    add_audio_commands(commands, _add_config_options)
 
     weights = commands.add_parser("weights", help="list or fetch backbone weights")
     what = weights.add_subparsers(dest="weights_command", required=True, parser_class=_Parser)
@@ -213,6 +219,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command in FEEDFORWARD_COMMANDS:
             return args.handler(args)
+        if args.command in AUDIO_COMMANDS:
+            return run_audio(args)
         return _stylize(args) if args.command == "stylize" else _weights(args)
     except BrushworkError as exc:
         print(f"brushwork: error: {exc}", file=sys.stderr)

@@ -245,13 +245,22 @@ def to_pil(rgb: torch.Tensor, alpha: torch.Tensor | None = None) -> Image.Image:
 def check_output_path(path: PathLike) -> Path:
     """Fail early, before a long job, if ``path`` cannot be written as an image; returns it as a Path.
 
-    The suffix must be one of :data:`OUTPUT_FORMATS`, and the directory must exist and be
-    writable, which is proved by creating a file there (``os.access`` says yes to root).
+    The suffix must be one of :data:`OUTPUT_FORMATS`, and :func:`check_writable` must pass.
     """
     path = Path(path)
     if path.suffix.lower() not in OUTPUT_FORMATS:
         suffix = f"'{path.suffix}'" if path.suffix else "(none)"
         raise BrushworkError(f"{path}: unsupported output format {suffix} (use .png, .jpg, .webp or .tif)")
+    return check_writable(path)
+
+
+def check_writable(path: PathLike) -> Path:
+    """Fail early unless a file can be created at ``path`` (of any format); returns it as a Path.
+
+    The directory must exist and be writable, which is proved by creating a file there
+    (``os.access`` says yes to root).
+    """
+    path = Path(path)
     if path.is_dir():
         raise BrushworkError(f"{path}: is a directory")
     parent = path.parent

@@ -13,10 +13,10 @@ import torch
 from torch import nn
 
 from brushwork.colour import luminance, match_colour, match_luminance, recombine
-from brushwork.config import MIN_SIZE, PATIENCE, StyleConfig
+from brushwork.config import MIN_SIZE, PATIENCE, AudioConfig, StyleConfig
 from brushwork.hardware import compute_dtype
-from brushwork.memory import choose_checkpointing, lbfgs_history
 from brushwork.image import long_side_shape, resize, resize_long_side
+from brushwork.memory import choose_checkpointing, lbfgs_history
 from brushwork.losses import ContentLoss, StyleLoss, TVLoss, gram_matrix
 from brushwork.nets.vgg import Backbone
 
@@ -129,7 +129,7 @@ def initial_image(content: torch.Tensor, style: torch.Tensor, init: str, seed: i
     return torch.rand(content.shape, generator=generator).to(content.device)
 
 
-def _optimizer(image: torch.Tensor, config: StyleConfig) -> torch.optim.Optimizer:
+def _optimizer(image: torch.Tensor, config: StyleConfig | AudioConfig) -> torch.optim.Optimizer:
     if config.optimizer == "adam":
         return torch.optim.Adam([image], lr=config.learning_rate)
     # One function evaluation per step and no line search, as in the classic Torch implementation;
@@ -145,14 +145,18 @@ def converged(totals: Sequence[float], tolerance: float) -> bool:
     return totals[-PATIENCE - 1] - totals[-1] < tolerance * abs(totals[-1])
 
 
-def optimise(objective: Objective, start: torch.Tensor, config: StyleConfig, callbacks: Iterable[Callback] = (),
-             *, iterations: int | None = None, done: int = 0, total: int | None = None) -> torch.Tensor:
+def optimise(objective: nn.Module, start: torch.Tensor, config: StyleConfig | AudioConfig,
+             callbacks: Iterable[Callback] = (), *, iterations: int | None = None, done: int = 0,
+             total: int | None = None, bounds: tuple[float, float] | None = (0.0, 1.0),
+             tolerance: float = 0.0) -> torch.Tensor:
     """Run up to ``iterations`` (default ``config.iterations``) optimiser steps from ``start`` [1,3,H,W].
 
-    Stops early once the loss has converged (``config.tolerance``, see ``converged``). Returns the
-    final image in [0,1]; pixels are clamped to [0,1] after every step, so every iterate is a valid
-    image. ``done`` and ``total`` place these steps within a longer run (several scales) for the
-    Progress that callbacks receive.
+    ``objective(x)`` returns named scalar terms with their sum as "total" (an :class:`Objective`, or
+    the audio objective on a spectrogram [C,F,T]). Stops early once the loss has converged to
+    ``tolerance`` (see ``converged``; 0 runs every step). Returns the final iterate; it is clamped to
+    ``bounds`` (default [0,1]: pixels; None: not clamped) after every step, so every iterate is
+    valid. ``done`` and ``total`` place these steps within a longer run (several scales or chunks)
+    for the Progress that callbacks receive.
     """
     callbacks = list(callbacks)
     iterations = iterations or config.iterations
@@ -172,15 +176,16 @@ def optimise(objective: Objective, start: torch.Tensor, config: StyleConfig, cal
     began = time.perf_counter()
     for iteration in range(done + 1, done + iterations + 1):
         optimizer.step(closure)
-        with torch.no_grad():
-            image.clamp_(0.0, 1.0)
+        if bounds is not None:
+            with torch.no_grad():
+                image.clamp_(*bounds)
         totals.append(float(last["total"]))
         if callbacks:
             progress = Progress(iteration, total, {k: float(v) for k, v in last.items()},
                                 time.perf_counter() - began, image.detach(), max(image.shape[-2:]))
             for callback in callbacks:
                 callback(progress)
-        if converged(totals, config.tolerance):
+        if converged(totals, tolerance):
             break
     return image.detach()
 
@@ -221,7 +226,8 @@ def paint(backbone: Backbone, content: torch.Tensor, styles: Sequence[torch.Tens
             start = resize(init, *target.shape[-2:])
         else:
             start = initial_image(target, scaled_styles[0], config.init, config.seed)
-        image = optimise(objective, start, config, callbacks, iterations=iterations, done=done, total=total)
+        image = optimise(objective, start, config, callbacks, iterations=iterations, done=done, total=total,
+                         tolerance=config.tolerance)
         done += iterations
     assert image is not None
     return recombine(image, content) if config.preserve_colors == "luminance" else image
