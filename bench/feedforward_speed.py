@@ -20,13 +20,13 @@ from importlib.metadata import version
 from pathlib import Path
 
 import torch
+from speed import CONTENT, ROOT, machine  # bench/speed.py
 
 from brushwork.feedforward.apply import TorchEngine, run_padded
-from brushwork.feedforward.model_file import StyleNetwork, load_style_network, save_style_network
+from brushwork.feedforward.model_file import load_style_network, save_style_network
 from brushwork.feedforward.network import TransformerNet
 from brushwork.feedforward.onnx_export import OnnxEngine, export_onnx
 from brushwork.image import load_image, resize_long_side
-from speed import CONTENT, ROOT, machine  # bench/speed.py
 
 
 def seconds(run: Callable[[], object], repeats: int) -> float:

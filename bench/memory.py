@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, bench_images, machine, write_report  # noqa: E402
+from common import bench_images, machine, write_report  # noqa: E402
 
 MODES = [("float32", "off"), ("bfloat16", "off"), ("float32", "on"), ("bfloat16", "on")]
 

@@ -11,11 +11,11 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from conftest import tiny_trunk
 from PIL import Image
 
 from brushwork.feedforward.trainer import train_style_network
 from brushwork.nets.vgg import Backbone
-from conftest import tiny_trunk
 
 #: Settings that make a training step take milliseconds with the tiny backbone.
 TINY: dict[str, Any] = {"crop_size": 32, "batch_size": 2, "width": 4, "residual_blocks": 1, "workers": 0,

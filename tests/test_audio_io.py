@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
-
 from audio_signals import FAST, bursts, melody, sound
+
 from brushwork.audio.io import PEAK, Sound, match_loudness, read_audio, resample, save_audio
 from brushwork.cli import main
 from brushwork.config import AudioConfig

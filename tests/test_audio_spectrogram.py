@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import torch
-
 from audio_signals import bursts, melody
+
 from brushwork.audio.spectrogram import griffin_lim, istft, log_magnitude, magnitude, spectral_convergence, stft
 
 #: Fast Griffin-Lim, 100 iterations, must rebuild an unmodified spectrogram to a spectral convergence

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
 from audio_signals import bursts, chord, fast_config, melody, sound
+
 from brushwork.audio.api import stylize_audio, synthesize_texture
 from brushwork.audio.spectrogram import log_magnitude
 from brushwork.audio.transfer import RandomFeatures, _fade, chunk_spans, style_gram, synthesise

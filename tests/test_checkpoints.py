@@ -8,12 +8,12 @@ import h5py
 import numpy as np
 import pytest
 import torch
+from conftest import tiny_trunk
 
 from brushwork.errors import BrushworkError
 from brushwork.nets.checkpoints import read_checkpoint
 from brushwork.nets.vgg import conv_names
 from brushwork.nets.weights import load_backbone
-from conftest import tiny_trunk
 
 # Indices of the convolutions in torchvision's vgg16().features / vgg19().features, written out by
 # hand from torchvision's model definition rather than derived by our own code.

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from feedforward_fixtures import photo_dir, session_backbone, style_file, tiny_model, torch_tensor_image  # noqa: F401
 from PIL import Image
 
 from brushwork import apply_style_network, load_style_network
@@ -15,8 +16,6 @@ from brushwork.errors import BrushworkError
 from brushwork.feedforward.apply import stylize_files
 from brushwork.feedforward.config import ApplyConfig
 from brushwork.image import read_metadata
-from feedforward_fixtures import (photo_dir, session_backbone, style_file, tiny_model,  # noqa: F401
-                                  torch_tensor_image)
 
 
 def test_strength_zero_gives_the_photo_and_colours_can_be_kept(tiny_model: Path, photo_dir: Path) -> None:

@@ -9,10 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from feedforward_fixtures import photo_dir, style_file  # noqa: F401
 from safetensors import safe_open
 
 from brushwork.cli import main
-from feedforward_fixtures import photo_dir, style_file  # noqa: F401
 
 TINY_ARGS = ["--crop-size", "32", "--batch-size", "2", "--width", "4", "--residual-blocks", "1", "--workers", "0",
              "--validation-count", "2", "--style-size", "48", "--preprocessing", "caffe"]

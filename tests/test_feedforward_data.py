@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from feedforward_fixtures import make_photo, photo_dir  # noqa: F401  (a fixture)
 
 from brushwork.errors import BrushworkError
 from brushwork.feedforward.data import CropDataset, scan_photos
-from feedforward_fixtures import make_photo, photo_dir  # noqa: F401  (a fixture)
 
 
 def test_scan_is_recursive_and_counts_what_it_skips(photo_dir: Path) -> None:

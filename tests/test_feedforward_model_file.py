@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 import torch
+from feedforward_fixtures import photo_dir, session_backbone, style_file, tiny_model  # noqa: F401
 from safetensors.torch import save_file
 
 from brushwork.errors import BrushworkError
 from brushwork.feedforward.model_file import FORMAT, load_style_network, save_style_network
 from brushwork.feedforward.network import TransformerNet
-from feedforward_fixtures import photo_dir, session_backbone, style_file, tiny_model  # noqa: F401
 
 
 def test_a_trained_model_carries_its_story(tiny_model: Path) -> None:

@@ -9,13 +9,13 @@ import torch
 
 pytest.importorskip("onnxruntime")
 
+from feedforward_fixtures import photo_dir, session_backbone, style_file, tiny_model, torch_tensor_image  # noqa: E402,F401
+
 from brushwork.errors import BrushworkError  # noqa: E402
 from brushwork.feedforward.apply import stylize_files  # noqa: E402
 from brushwork.feedforward.config import ApplyConfig  # noqa: E402
 from brushwork.feedforward.model_file import load_style_network  # noqa: E402
 from brushwork.feedforward.onnx_export import OnnxEngine, export_onnx  # noqa: E402
-from feedforward_fixtures import (photo_dir, session_backbone, style_file, tiny_model,  # noqa: E402,F401
-                                  torch_tensor_image)
 
 
 @pytest.fixture(scope="module")

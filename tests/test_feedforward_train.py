@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from feedforward_fixtures import TINY, photo_dir, session_backbone, style_file  # noqa: F401
 from PIL import Image
 from safetensors.torch import load_file
 
@@ -14,7 +15,6 @@ from brushwork.errors import BrushworkError
 from brushwork.feedforward.config import TrainConfig
 from brushwork.feedforward.trainer import TrainProgress, train_style_network
 from brushwork.nets.vgg import Backbone
-from feedforward_fixtures import TINY, photo_dir, session_backbone, style_file  # noqa: F401
 
 
 def _train(photo_dir: Path, style_file: Path, backbone: Backbone, output: Path, **options: object

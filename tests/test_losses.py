@@ -5,8 +5,15 @@ from __future__ import annotations
 import pytest
 import torch
 
-from brushwork.losses import (ContentLoss, StyleLoss, TVLoss, content_loss, gram_matrix, style_layer_loss,
-                              total_variation)
+from brushwork.losses import (
+    ContentLoss,
+    StyleLoss,
+    TVLoss,
+    content_loss,
+    gram_matrix,
+    style_layer_loss,
+    total_variation,
+)
 
 
 def test_gram_matrix_matches_hand_computation() -> None:

@@ -5,10 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from brushwork.config import StyleConfig
+from brushwork.config import PATIENCE, StyleConfig
 from brushwork.errors import BrushworkError
 from brushwork.nets.vgg import Backbone
-from brushwork.config import PATIENCE
 from brushwork.transfer import Objective, Progress, converged, initial_image, optimise
 
 
@@ -24,7 +23,8 @@ def _run(backbone: Backbone, **options) -> tuple[torch.Tensor, list[Progress]]:
     content, style = _images()
     seen: list[Progress] = []
     start = initial_image(content, style, config.init, config.seed)
-    result = optimise(Objective(backbone, content, [style], config), start, config, [seen.append])
+    result = optimise(Objective(backbone, content, [style], config), start, config, [seen.append],
+                      tolerance=config.tolerance)
     return result, seen
 
 

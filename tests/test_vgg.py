@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
+from conftest import tiny_trunk
 
 from brushwork.errors import BrushworkError
 from brushwork.nets.vgg import Backbone, VGGTrunk, arch_for_conv_count, conv_names, layer_names
-from conftest import tiny_trunk
 
 
 def test_layer_names_follow_the_paper() -> None:

@@ -10,10 +10,10 @@ import torch
 from PIL import Image
 
 from brushwork.config import INIT_KEYWORDS, StyleConfig
+from brushwork.hardware import resolve_device
 from brushwork.image import ImageSource, load_image, load_mask, to_pil
 from brushwork.nets.vgg import Backbone
 from brushwork.nets.weights import load_backbone
-from brushwork.hardware import resolve_device
 from brushwork.transfer import Callback, paint
 
 

@@ -47,7 +47,7 @@ _EXIF_SOFTWARE = 0x0131
 _SOFTWARE = "brushwork"
 
 
-def _one_line(error: BaseException) -> str:
+def one_line(error: BaseException) -> str:
     """The gist of an exception on one line (OSError's strerror leaves out the file name)."""
     text = (error.strerror if isinstance(error, OSError) else None) or str(error) or type(error).__name__
     return " ".join(text.split())
@@ -62,7 +62,7 @@ def _bomb_guard(name: str) -> Iterator[None]:
         try:
             yield
         except Image.DecompressionBombError as e:
-            raise BrushworkError(f"{name}: {_one_line(e)}") from e
+            raise BrushworkError(f"{name}: {one_line(e)}") from e
 
 
 def _open(path: PathLike) -> Image.Image:
@@ -78,7 +78,7 @@ def _open(path: PathLike) -> Image.Image:
     except UnidentifiedImageError:
         raise BrushworkError(f"{path}: not an image (cannot identify image file)") from None
     except OSError as e:  # e.g. an I/O error or a name too long
-        raise BrushworkError(f"{path}: cannot open ({_one_line(e)})") from e
+        raise BrushworkError(f"{path}: cannot open ({one_line(e)})") from e
 
 
 def _check_size(width: int, height: int, max_pixels: int, name: str) -> None:
@@ -129,7 +129,7 @@ def _pil_to_chw(im: Image.Image, name: str, max_pixels: int) -> torch.Tensor:
     try:
         im.load()
     except (OSError, SyntaxError, ValueError, EOFError) as e:
-        raise BrushworkError(f"{name}: truncated or corrupt image ({_one_line(e)})") from e
+        raise BrushworkError(f"{name}: truncated or corrupt image ({one_line(e)})") from e
     icc = im.info.get("icc_profile")
     im = ImageOps.exif_transpose(im)  # a copy, so the caller's image is never modified
     # Palette/bilevel images, and tRNS-style transparency, become plain (RGB|RGBA) pixels.
@@ -273,7 +273,7 @@ def check_writable(path: PathLike) -> Path:
         os.close(fd)
         os.remove(probe)
     except OSError as e:
-        raise BrushworkError(f"{path}: directory {parent} is not writable ({_one_line(e)})") from e
+        raise BrushworkError(f"{path}: directory {parent} is not writable ({one_line(e)})") from e
     return path
 
 
@@ -287,7 +287,7 @@ def write_atomically(path: Path, write: Callable[[Path], None]) -> None:
         write(tmp)
         os.replace(tmp, path)
     except Exception as e:
-        raise BrushworkError(f"{path}: cannot write ({_one_line(e)})") from e
+        raise BrushworkError(f"{path}: cannot write ({one_line(e)})") from e
     finally:
         tmp.unlink(missing_ok=True)
 

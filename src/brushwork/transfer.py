@@ -16,8 +16,8 @@ from brushwork.colour import luminance, match_colour, match_luminance, recombine
 from brushwork.config import MIN_SIZE, PATIENCE, AudioConfig, StyleConfig
 from brushwork.hardware import compute_dtype
 from brushwork.image import long_side_shape, resize, resize_long_side
-from brushwork.memory import choose_checkpointing, lbfgs_history
 from brushwork.losses import ContentLoss, StyleLoss, TVLoss, gram_matrix
+from brushwork.memory import choose_checkpointing, lbfgs_history
 from brushwork.nets.vgg import Backbone
 
 

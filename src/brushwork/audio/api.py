@@ -13,8 +13,8 @@ from brushwork.audio.spectrogram import griffin_lim, log_magnitude, magnitude
 from brushwork.audio.transfer import synthesise
 from brushwork.config import AudioConfig
 from brushwork.errors import BrushworkError
-from brushwork.image import PathLike
 from brushwork.hardware import resolve_device
+from brushwork.image import PathLike
 from brushwork.transfer import Callback
 
 AudioSource = PathLike | Sound

@@ -15,7 +15,7 @@ from types import ModuleType
 import numpy as np
 
 from brushwork.errors import BrushworkError
-from brushwork.image import PathLike, _one_line, _write_atomically, check_writable
+from brushwork.image import PathLike, check_writable, one_line, write_atomically
 
 #: Output suffix -> libsndfile format; both are written as 16-bit PCM.
 OUTPUT_FORMATS: dict[str, str] = {".wav": "WAV", ".flac": "FLAC"}
@@ -65,9 +65,9 @@ def read_audio(path: PathLike) -> Sound:
     try:
         data, rate = sf.read(path, dtype="float32", always_2d=True)
     except sf.LibsndfileError as e:
-        raise BrushworkError(f"{path}: unsupported or unreadable sound file ({_one_line(e.error_string)})") from None
+        raise BrushworkError(f"{path}: unsupported or unreadable sound file ({one_line(e.error_string)})") from None
     except (OSError, RuntimeError, ValueError) as e:
-        raise BrushworkError(f"{path}: cannot read ({_one_line(e)})") from None
+        raise BrushworkError(f"{path}: cannot read ({one_line(e)})") from None
     return check_sound(Sound(np.ascontiguousarray(data.T), int(rate)), str(path))
 
 
@@ -150,4 +150,4 @@ def save_audio(sound: Sound, path: PathLike) -> None:
     path = check_audio_output(path)
     fmt = OUTPUT_FORMATS[path.suffix.lower()]
     samples = np.clip(sound.samples, -1.0, 1.0).T
-    _write_atomically(path, lambda tmp: sf.write(tmp, samples, sound.sample_rate, subtype="PCM_16", format=fmt))
+    write_atomically(path, lambda tmp: sf.write(tmp, samples, sound.sample_rate, subtype="PCM_16", format=fmt))

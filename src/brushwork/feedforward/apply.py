@@ -21,8 +21,8 @@ from brushwork.errors import BrushworkError
 from brushwork.feedforward.config import ApplyConfig
 from brushwork.feedforward.model_file import StyleNetwork, load_style_network
 from brushwork.feedforward.network import pad_to_multiple
+from brushwork.hardware import resolve_device
 from brushwork.image import OUTPUT_FORMATS, ImageSource, load_image, resize_long_side, save_image, to_pil
-from brushwork.transfer import resolve_device
 
 Engine = Callable[[torch.Tensor], torch.Tensor]
 #: Suffixes taken as images inside an input folder; other files there are left alone.

@@ -32,11 +32,11 @@ from brushwork.feedforward.data import CropDataset, scan_photos
 from brushwork.feedforward.model_file import save_style_network, thumbnail_png
 from brushwork.feedforward.network import TransformerNet
 from brushwork.feedforward.previews import loss_plot, preview_grid
+from brushwork.hardware import resolve_device
 from brushwork.image import ImageSource, load_image, resize_long_side, save_image, write_atomically
 from brushwork.losses import content_loss, gram_matrix, style_layer_loss, total_variation
 from brushwork.nets.vgg import Backbone
 from brushwork.nets.weights import load_backbone
-from brushwork.transfer import resolve_device
 
 CHECKPOINT = "checkpoint.pt"
 
