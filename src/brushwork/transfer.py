@@ -73,8 +73,11 @@ class Objective(nn.Module):
         blend = config.blend_weights(len(styles))
         with torch.no_grad():
             content_features = self.features(content, self.layers)  # all layers: their shapes too
-            grams = [{layer: gram_matrix(f) for layer, f in self.features(style, config.style_layers).items()}
-                     for style in styles]
+            grams = []
+            for style in styles:
+                with self.precision(style):
+                    grams.append({layer: gram_matrix(f).float()
+                                  for layer, f in self.backbone.features(style, config.style_layers).items()})
         shapes = {layer: f.shape[-2:] for layer, f in content_features.items()}
         self.content = nn.ModuleDict({
             layer: ContentLoss(content_features[layer], config.content_weight / len(config.content_layers),
@@ -102,19 +105,28 @@ class Objective(nn.Module):
         self.style_layers.append(layer)
         self.style.append(loss)
 
+    def precision(self, image: torch.Tensor) -> torch.autocast:
+        """The autocast context of this objective's precision for ``image``'s device."""
+        return torch.autocast(image.device.type, dtype=self.dtype, enabled=self.dtype != torch.float32)
+
     def features(self, image: torch.Tensor, layers: Sequence[str]) -> dict[str, torch.Tensor]:
         """The backbone's features of ``image`` [1,3,H,W] in this objective's precision, as float32."""
-        with torch.autocast(image.device.type, dtype=self.dtype, enabled=self.dtype != torch.float32):
+        with self.precision(image):
             features = self.backbone.features(image, layers, self.checkpoint)
         return {name: f.float() for name, f in features.items()}
 
     def forward(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
-        features = self.features(image, self.layers)
-        terms = {
-            "content": sum(loss(features[layer]) for layer, loss in self.content.items()),
-            "style": sum(loss(features[layer]) for layer, loss in zip(self.style_layers, self.style)),
-            "tv": self.tv(image),
-        }
+        # Under autocast the Gram matrices are bfloat16 products too (with float32 accumulation); the
+        # differences to the float32 targets and the sums are float32. Measured: 14% less time at equal
+        # final losses (README, "Speed").
+        with self.precision(image):
+            features = self.backbone.features(image, self.layers, self.checkpoint)
+            terms = {
+                "content": sum(loss(features[layer]) for layer, loss in self.content.items()),
+                "style": sum(loss(features[layer]) for layer, loss in zip(self.style_layers, self.style)),
+            }
+        terms = {name: term.float() for name, term in terms.items()}
+        terms["tv"] = self.tv(image)
         terms["total"] = terms["content"] + terms["style"] + terms["tv"]
         return terms
 
