@@ -20,9 +20,10 @@ demo: $(BIN)/brushwork
 test: $(BIN)/brushwork
 	$(BIN)/python -m pytest
 
-## bench: seconds per iteration and peak memory at 256 and 512 px -> bench/results/
+## bench: brushwork against the textbook loop at 256, 512 and 1024 px, and peak memory -> bench/results/
 bench: $(BIN)/brushwork
-	$(BIN)/python bench/speed.py
+	$(BIN)/python bench/compare.py
+	$(BIN)/python bench/memory.py
 
 clean:
 	rm -rf $(VENV) demo.png

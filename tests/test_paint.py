@@ -135,3 +135,11 @@ def test_mask_with_another_aspect_ratio_is_refused(tmp_path: Path) -> None:
     with pytest.raises(BrushworkError, match="square.png: mask is 50x50, its aspect ratio differs from the content's 64x48"):
         load_mask(tmp_path / "square.png", 10**6, 48, 64)
     assert load_mask(tmp_path / "square.png", 10**6, 100, 100).shape == (1, 1, 50, 50)
+
+
+def test_finer_scales_start_with_the_contents_detail(tiny_backbone: Backbone) -> None:
+    # Nothing to change at the coarse scale, so the finer one must start from the sharp content
+    # itself, not from a blurred upsampling of it.
+    config = StyleConfig(size=64, scale_iterations=(1, 1), style_weight=0.0, tv_weight=0.0, precision="float32")
+    result = paint(tiny_backbone, CONTENT, [RED], config)
+    assert (result - CONTENT).abs().max() < 1e-3
