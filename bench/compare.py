@@ -141,7 +141,7 @@ def main() -> None:
             base, ours = entry["baseline"], entry["brushwork"]
             entry["time_ratio"] = round(base["wall_s_for_500"] / ours["wall_s"], 2)  # type: ignore[index]
             entry["equal_or_lower_losses"] = all(losses["brushwork"][t] <= losses["baseline"][t]
-                                                 for t in ("content", "style"))
+                                                 for t in ("content", "style")) if base["completed"] else None
             results.append(entry)
             print(json.dumps(entry), flush=True)
     report = {"benchmark": "brushwork defaults vs the textbook loop (bench/baseline.py), vgg16-hed, "
