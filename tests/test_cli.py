@@ -120,7 +120,8 @@ def test_ctrl_c_stops_cleanly_and_keeps_the_last_snapshot(photos, tiny_checkpoin
     out = tmp_path / "out.png"
     process = subprocess.Popen(
         [sys.executable, "-m", "brushwork", "stylize", *map(str, photos), "-o", str(out), "--weights",
-         str(tiny_checkpoint), "--size", "48", "--iterations", "100000", "--snapshot-every", "3", "-q"],
+         str(tiny_checkpoint), "--size", "48", "--iterations", "100000", "--tolerance", "0", "--snapshot-every", "3",
+         "-q"],
         stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
     while not list(tmp_path.glob("out_iter*.png")) and time.monotonic() < deadline:
