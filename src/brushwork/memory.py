@@ -19,9 +19,12 @@ from brushwork.hardware import available_memory, compute_dtype
 #: history is shortened (above about 1400 px it falls below 50 steps).
 LBFGS_HISTORY_BYTES = 2**30
 #: Measured peaks (bench/results/memory-cpu.json): the process before the first image, in bytes ...
-FIXED_BYTES = 600 * 2**20
-#: ... and the activations kept for the backward pass, in bytes per output pixel, by (bfloat16, checkpointing).
-ACTIVATION_BYTES = {(False, False): 2400, (True, False): 1400, (False, True): 900, (True, True): 600}
+FIXED_BYTES = 560 * 2**20
+#: ... and the activations kept for the backward pass, in bytes per output pixel, by (bfloat16,
+#: checkpointing): bfloat16 from the 2048 px peaks (4.81 GiB plain, 3.31 GiB checkpointed, with 1 GiB of
+#: L-BFGS history); float32 keeps every activation at twice the bytes. The 512 and 1024 px peaks are
+#: too close to the fixed part to fit these well.
+ACTIVATION_BYTES = {(False, False): 2260, (True, False): 1130, (False, True): 1240, (True, True): 620}
 
 
 def lbfgs_history(pixels: int) -> int:
