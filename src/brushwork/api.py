@@ -37,8 +37,8 @@ def stylize(
 
     ``content`` and each style are paths, PIL images, NumPy arrays (HxWxC) or tensors ([1,C,H,W] in
     [0,1]); pass a list for several styles. ``options`` override fields of ``config`` (default: the
-    ``quality`` preset, draft, normal or high, see QUALITY_PRESETS), e.g. ``size=256``, ``style_blend=(3, 7)``, ``style_masks=("left.png",
-    "right.png")``. ``backbone`` reuses an already loaded network (it must match ``config``'s
+    ``quality`` preset, draft, normal or high, see QUALITY_PRESETS), e.g. ``size=256``,
+    ``style_blend=(3, 7)``, ``style_masks=("left.png", "right.png")``. ``backbone`` reuses an already loaded network (it must match ``config``'s
     weights). Returns an RGB image (RGBA when the content had transparency) whose long side is
     ``size`` px.
     """

@@ -57,7 +57,11 @@ class Objective(nn.Module):
     ``config.blend_weights`` into one target per layer; with ``style_masks`` ([1,1,H,W], one per style)
     each style is matched on its own region of the output. ``content_mask`` [1,1,H,W] weights the
     content loss per position. ``forward(image [1,3,H,W])`` returns {"content", "style", "tv",
-    "total"} as scalar tensors.
+    "total"} as float32 scalar tensors.
+
+    The network runs in ``config.precision`` (the targets too, so that the content image has zero
+    content loss); ``checkpoint`` recomputes its activations in the backward pass to save memory
+    (VGGTrunk.forward).
     """
 
     def __init__(self, backbone: Backbone, content: torch.Tensor, styles: Sequence[torch.Tensor],

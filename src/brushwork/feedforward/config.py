@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Literal
 
-from brushwork.config import StyleConfig, _check, _flag, _opt
+from brushwork.config import StyleConfig, _check, _check_weights, _opt, check_choices
 
 #: Settings that ``--resume`` may change: they say how long and where to run, not what is learned.
 RUN_SETTINGS = frozenset({"steps", "epochs", "time_limit", "checkpoint_every", "validation_count", "amp",
@@ -62,9 +62,7 @@ class TrainConfig:
         _check(16 <= self.crop_size <= 4096 and self.crop_size % 4 == 0, "--crop-size",
                "must be a multiple of 4 from 16 to 4096", self.crop_size)
         _check(self.learning_rate > 0, "--learning-rate", "must be positive", self.learning_rate)
-        for name in ("content_weight", "style_weight", "tv_weight"):
-            value = getattr(self, name)
-            _check(0 <= value < float("inf"), _flag(name), "must be zero or positive", value)
+        _check_weights(self, ("content_weight", "style_weight", "tv_weight"))
         _check(16 <= self.style_size <= 4096, "--style-size", "must be 16 to 4096 px", self.style_size)
         _check(len(self.content_layers) > 0, "--content-layers", "needs at least one layer", "")
         _check(len(self.style_layers) > 0, "--style-layers", "needs at least one layer", "")
@@ -74,7 +72,7 @@ class TrainConfig:
         _check(0 <= self.validation_count <= 64, "--validation-count", "must be 0 to 64", self.validation_count)
         _check(self.workers >= 0, "--workers", "must be zero or more", self.workers)
         _check(self.max_pixels > 0, "--max-pixels", "must be positive", self.max_pixels)
-        _check_choices(self)
+        check_choices(self)
 
     def as_metadata(self) -> dict[str, str]:
         """Every setting as strings, to embed in the model file."""
@@ -101,15 +99,5 @@ class ApplyConfig:
         _check(self.size is None or 16 <= self.size <= 16384, "--size", "must be 16 to 16384 px", self.size)
         _check(self.batch_size >= 1, "--batch-size", "must be 1 or more", self.batch_size)
         _check(self.max_pixels > 0, "--max-pixels", "must be positive", self.max_pixels)
-        _check_choices(self)
+        check_choices(self)
 
-
-def _check_choices(config: TrainConfig | ApplyConfig) -> None:
-    """Raise a one-line error for a field whose value is not one of its ``choices`` (None allowed
-    where the field's default is None)."""
-    for f in fields(config):
-        choices = f.metadata.get("choices")
-        value = getattr(config, f.name)
-        if choices is not None:
-            _check(value in choices or (value is None and f.default is None), _flag(f.name),
-                   f"must be one of {', '.join(choices)}", value)
