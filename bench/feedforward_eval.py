@@ -3,7 +3,8 @@
 For each content photo (default ``../shared/images/content``), resized to ``--size`` px on the long
 side, the style loss against the style image (the model's style layers, backbone and style size) is
 measured for the photo itself and for the network's output. A ratio photo / output of 5 or more is
-the bar. Writes JSON (default ``bench/results/feedforward-eval.json``) and, with ``--outputs DIR``,
+the bar. How much of the photo the output keeps is measured too: the relative content loss
+(losses.py's normalisation) at relu2_2 and relu3_3, the two content layers of Johnson et al. Writes JSON (default ``bench/results/feedforward-eval.json``) and, with ``--outputs DIR``,
 each photo beside its stylisation.
 
     python bench/feedforward_eval.py MODEL [--style ../shared/images/style/the_scream.jpg] [--size 512]
@@ -24,11 +25,13 @@ from brushwork.feedforward.config import TrainConfig
 from brushwork.feedforward.model_file import load_style_network
 from brushwork.feedforward.trainer import BatchObjective
 from brushwork.image import load_image, resize_long_side, save_image, to_pil
+from brushwork.losses import content_loss
 from brushwork.nets.weights import load_backbone
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "images"
 RATIO_BAR = 5.0
+CONTENT_PROBES = ("relu2_2", "relu3_3")
 
 
 def main() -> None:
@@ -57,8 +60,12 @@ def main() -> None:
         with torch.no_grad():
             output = run_padded(engine, photo)
             losses = [float(objective.style_loss(backbone.features(x, config.style_layers))) for x in (photo, output)]
+            kept = {layer: float(content_loss(out, ref) / ref.pow(2).sum()) for (layer, ref), out in
+                    zip(backbone.features(photo, CONTENT_PROBES).items(),
+                        backbone.features(output, CONTENT_PROBES).values())}
         rows.append({"photo": photo_path.name, "size": list(photo.shape[-2:]), "style_loss_photo": round(losses[0], 5),
-                     "style_loss_output": round(losses[1], 5), "ratio": round(losses[0] / losses[1], 2)})
+                     "style_loss_output": round(losses[1], 5), "ratio": round(losses[0] / losses[1], 2),
+                     **{f"content_{layer}": round(v, 5) for layer, v in kept.items()}})
         print(rows[-1], flush=True)
         if args.outputs is not None:
             args.outputs.mkdir(parents=True, exist_ok=True)
@@ -67,7 +74,9 @@ def main() -> None:
     report = {"benchmark": "style loss (unweighted, model's layers) of photos and of the network's outputs",
               "date": datetime.date.today().isoformat(), "model": args.model.name, "style": style_path.name,
               "steps_trained": meta.get("steps_trained"), "size": args.size, "results": rows,
-              "min_ratio": min(ratios), "bar": RATIO_BAR, "passes": min(ratios) >= RATIO_BAR}
+              "min_ratio": min(ratios), "bar": RATIO_BAR, "passes": min(ratios) >= RATIO_BAR,
+              **{f"mean_content_{layer}": round(sum(r[f"content_{layer}"] for r in rows) / len(rows), 5)
+                 for layer in CONTENT_PROBES}}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
     print(f"min ratio {min(ratios):.2f} (bar {RATIO_BAR}): {'pass' if report['passes'] else 'FAIL'}; wrote {args.out}")

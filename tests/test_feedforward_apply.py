@@ -49,20 +49,31 @@ def test_folders_give_same_named_outputs_and_skip_existing(tiny_model: Path, pho
     inputs = [photo_dir / "a", photo_dir / "photo02.png"]
     out = tmp_path / "out"
     done: list[Path] = []
-    written, skipped = stylize_files(tiny_model, inputs, out, ApplyConfig(batch_size=3),
-                                     on_done=lambda source, dest: done.append(dest))
+    written, skipped, failed = stylize_files(tiny_model, inputs, out, ApplyConfig(batch_size=3),
+                                             on_done=lambda source, dest: done.append(dest))
     names = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
     assert names == ["photo00.png", "photo02.png", "photo03.jpg", "photo06.png", "photo09.jpg", "tiny.png"]
-    assert (written, skipped) == (6, 0) and len(done) == 6
+    assert (written, skipped, failed) == (6, 0, []) and len(done) == 6
     assert read_metadata(out / "photo03.jpg")["style"] == "stripes.png"
     before = (out / "photo00.png").stat().st_mtime_ns
-    assert stylize_files(tiny_model, inputs, out, ApplyConfig()) == (0, 6)
-    assert stylize_files(tiny_model, inputs, out, ApplyConfig(overwrite=True, strength=0.5)) == (6, 0)
+    assert stylize_files(tiny_model, inputs, out, ApplyConfig()) == (0, 6, [])
+    assert stylize_files(tiny_model, inputs, out, ApplyConfig(overwrite=True, strength=0.5)) == (6, 0, [])
     assert (out / "photo00.png").stat().st_mtime_ns != before
 
 
+def test_an_unreadable_file_in_a_folder_is_passed_over(tiny_model: Path, photo_dir: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "good.png").write_bytes((photo_dir / "photo02.png").read_bytes())
+    (folder / "broken.jpg").write_bytes(b"not a jpeg")
+    written, skipped, failed = stylize_files(tiny_model, [folder], tmp_path / "out", ApplyConfig())
+    assert (written, skipped) == (1, 0) and (tmp_path / "out" / "good.png").is_file()
+    assert len(failed) == 1 and "broken.jpg" in failed[0] and "\n" not in failed[0]
+    assert not (tmp_path / "out" / "broken.jpg").exists()
+
+
 def test_a_single_file_and_errors(tiny_model: Path, photo_dir: Path, tmp_path: Path) -> None:
-    assert stylize_files(tiny_model, [photo_dir / "photo02.png"], tmp_path / "one.webp", ApplyConfig()) == (1, 0)
+    assert stylize_files(tiny_model, [photo_dir / "photo02.png"], tmp_path / "one.webp", ApplyConfig()) == (1, 0, [])
     assert Image.open(tmp_path / "one.webp").size == (52, 40)
     with pytest.raises(BrushworkError, match="missing.png: file not found"):
         stylize_files(tiny_model, [tmp_path / "missing.png"], tmp_path / "o", ApplyConfig())

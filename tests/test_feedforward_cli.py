@@ -34,6 +34,14 @@ def test_train_apply_export(photo_dir: Path, style_file: Path, tiny_checkpoint: 
     assert main(["apply", str(model), str(photo_dir / "b"), "-o", str(tmp_path / "out"), "--strength", "0.8",
                  "--preserve-colors"]) == 0
     assert len(list((tmp_path / "out").rglob("*.*"))) == 4
+    (tmp_path / "mixed").mkdir()
+    (tmp_path / "mixed" / "broken.png").write_bytes(b"not a png")
+    (tmp_path / "mixed" / "good.png").write_bytes((photo_dir / "photo02.png").read_bytes())
+    capsys.readouterr()
+    assert main(["apply", str(model), str(tmp_path / "mixed"), "-o", str(tmp_path / "out2")]) == 1
+    err = capsys.readouterr().err
+    assert "brushwork: skipped " in err and "broken.png" in err and "1 unreadable input(s) passed over" in err
+    assert [p.name for p in (tmp_path / "out2").iterdir()] == ["good.png"]
     assert main(["export", str(model), str(tmp_path / "m.onnx")]) == 0
     assert main(["apply", str(tmp_path / "m.onnx"), str(photo_dir / "photo02.png"), "-o", str(tmp_path / "o.png"),
                  "--engine", "onnx"]) == 0

@@ -23,6 +23,18 @@ def test_gram_matrix_matches_hand_computation() -> None:
     assert torch.allclose(gram_matrix(f), expected)
 
 
+def test_gram_matrix_of_channels_last_features_is_the_same_and_keeps_their_layout() -> None:
+    torch.manual_seed(0)
+    f = torch.randn(2, 5, 4, 6, dtype=torch.float64)
+    mask = torch.rand(2, 1, 4, 6, dtype=torch.float64)
+    last = f.to(memory_format=torch.channels_last).requires_grad_(True)
+    for m in (None, mask):
+        assert torch.allclose(gram_matrix(last, m), gram_matrix(f, m))
+    gram_matrix(last).sum().backward()
+    assert last.grad is not None and last.grad.is_contiguous(memory_format=torch.channels_last)
+    assert not last.grad.is_contiguous()
+
+
 def test_content_loss_is_half_the_sum_of_squares() -> None:
     f, p = torch.tensor([1.0, 2.0, 3.0]).view(1, 1, 1, 3), torch.tensor([0.0, 2.0, 5.0]).view(1, 1, 1, 3)
     assert content_loss(f, p).item() == pytest.approx(0.5 * (1 + 0 + 4))

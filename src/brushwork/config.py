@@ -21,6 +21,9 @@ QUALITY_PRESETS: dict[str, dict[str, Any]] = {
     "normal": {},
     "high": {"iterations": 1000, "tolerance": 0.0, "precision": "float32"},
 }
+#: Scales up to this long side in px each get the full ``iterations``; each finer scale, whose
+#: iterations cost four times as much, gets half the previous scale's (README, "Speed").
+FULL_ITERATIONS_UP_TO = 512
 #: Early stopping looks at the improvement of the total loss over this many iterations.
 PATIENCE = 25
 #: The start images that ``init`` names; any other value of ``init`` is an image file.
@@ -37,13 +40,14 @@ class StyleConfig:
     """Every setting of an optimisation-based style transfer (Gatys et al. 2015)."""
 
     size: int = _opt(512, "long side of the output in pixels; the content's aspect ratio is kept")
-    iterations: int = _opt(500, "optimiser steps (one loss evaluation each) at the first (coarsest) scale")
+    iterations: int = _opt(300, "optimiser steps (one loss evaluation each) of each scale up to "
+                           f"{FULL_ITERATIONS_UP_TO} px")
     scales: int | None = _opt(
         None, "coarse-to-fine scales, each twice the size of the one before (default: as many as start "
         f"at {COARSEST} px or less)")
     scale_iterations: tuple[int, ...] | None = _opt(
-        None, "iterations of each scale, coarse to fine (default: --iterations, then half the previous "
-        "scale's at each finer scale, at least 50: each finer scale costs four times as much)")
+        None, f"iterations of each scale, coarse to fine (default: --iterations up to {FULL_ITERATIONS_UP_TO} px, "
+        "then half the previous scale's at each finer scale, at least 50: each costs four times as much)")
     optimizer: Literal["lbfgs", "adam"] = _opt("lbfgs", "optimiser on the pixels", choices=("lbfgs", "adam"))
     learning_rate: float = _opt(0.02, "Adam step size, in pixel units of the [0,1] range (L-BFGS takes 1)")
     init: str = _opt("content", "starting image: content, noise, style, or an image file (e.g. an earlier output)")
@@ -150,8 +154,8 @@ class StyleConfig:
         iterations = list(self.scale_iterations or [])
         if not iterations:
             iterations = [self.iterations]
-            for _ in sizes[1:]:
-                iterations.append(max(50, iterations[-1] // 2))
+            for size in sizes[1:]:
+                iterations.append(iterations[-1] if size <= FULL_ITERATIONS_UP_TO else max(50, iterations[-1] // 2))
         return list(zip(sizes, iterations))
 
     def as_metadata(self) -> dict[str, str]:

@@ -207,7 +207,7 @@ def optimise(objective: nn.Module, start: torch.Tensor, config: StyleConfig | Au
 
 
 #: The content weight of the coarser scales, relative to the finest's.
-COARSE_CONTENT_BOOST = 2.0
+COARSE_CONTENT_BOOST = 1.6
 
 
 def paint(backbone: Backbone, content: torch.Tensor, styles: Sequence[torch.Tensor], config: StyleConfig,

@@ -112,12 +112,17 @@ def plan_outputs(inputs: Sequence[Path], output: Path) -> list[tuple[Path, Path]
     return pairs
 
 
-def _batches(pairs: Sequence[tuple[Path, Path]], config: ApplyConfig
+def _batches(pairs: Sequence[tuple[Path, Path]], config: ApplyConfig, failed: list[str]
              ) -> Iterator[list[tuple[Path, Path, torch.Tensor, torch.Tensor | None]]]:
-    """Consecutive images of equal size, loaded, in batches of up to ``config.batch_size``."""
+    """Consecutive images of equal size, loaded, in batches of up to ``config.batch_size``. An input
+    that cannot be read is left out, its one-line error appended to ``failed``."""
     batch: list[tuple[Path, Path, torch.Tensor, torch.Tensor | None]] = []
     for source, dest in pairs:
-        rgb, alpha = load_image(source, config.max_pixels)
+        try:
+            rgb, alpha = load_image(source, config.max_pixels)
+        except BrushworkError as error:
+            failed.append(str(error))
+            continue
         if config.size is not None:
             rgb = resize_long_side(rgb, config.size)
         if batch and (len(batch) == config.batch_size or batch[0][2].shape != rgb.shape):
@@ -129,16 +134,18 @@ def _batches(pairs: Sequence[tuple[Path, Path]], config: ApplyConfig
 
 
 def stylize_files(model: Path, inputs: Sequence[Path], output: Path, config: ApplyConfig,
-                  on_done: Callable[[Path, Path], None] | None = None) -> tuple[int, int]:
+                  on_done: Callable[[Path, Path], None] | None = None) -> tuple[int, int, list[str]]:
     """Stylise image files and folders into ``output`` (see :func:`plan_outputs`); existing outputs are
-    skipped unless ``config.overwrite``. Calls ``on_done(input, output)`` after each image; returns
-    (written, skipped)."""
+    skipped unless ``config.overwrite``, and inputs that cannot be read are passed over, so that one bad
+    file does not stop a batch job. Calls ``on_done(input, output)`` after each image; returns
+    (written, skipped, one-line errors of the inputs passed over)."""
     pairs = plan_outputs([Path(p) for p in inputs], Path(output))
     todo = [(s, d) for s, d in pairs if config.overwrite or not d.exists()]
     engine, meta = open_engine(model, config)
     stamp = {"model": Path(model).name, "style": str(meta.get("style", "?")), "strength": str(config.strength),
              "preserve_colors": str(config.preserve_colors), "brushwork": version("brushwork")}
-    for batch in _batches(todo, config):
+    failed: list[str] = []
+    for batch in _batches(todo, config, failed):
         content = torch.cat([rgb for _, _, rgb, _ in batch])
         results = finish(run_padded(engine, content), content, config)
         for (source, dest, _, alpha), result in zip(batch, results):
@@ -146,4 +153,4 @@ def stylize_files(model: Path, inputs: Sequence[Path], output: Path, config: App
             save_image(to_pil(result[None], alpha), dest, {"content": str(source), **stamp})
             if on_done is not None:
                 on_done(source, dest)
-    return len(todo), len(pairs) - len(todo)
+    return len(todo) - len(failed), len(pairs) - len(todo), failed

@@ -106,13 +106,16 @@ def _apply(args: argparse.Namespace) -> int:
         bar.update(len(done))
 
     try:
-        written, skipped = stylize_files(args.model, args.inputs, args.output, config, on_done=on_done)
+        written, skipped, failed = stylize_files(args.model, args.inputs, args.output, config, on_done=on_done)
     finally:
         bar.close()
+    for error in failed:
+        print(f"brushwork: skipped {error}", file=sys.stderr)
     if not args.quiet:
         note = f", skipped {skipped} existing (--overwrite replaces them)" if skipped else ""
+        note += f", {len(failed)} unreadable input(s) passed over" if failed else ""
         print(f"wrote {written} image(s) to {args.output}{note}", file=sys.stderr)
-    return 0
+    return 1 if failed else 0
 
 
 def _export(args: argparse.Namespace) -> int:
