@@ -27,17 +27,16 @@ RED, BLUE = _texture((0.9, 0.2, 0.1), 1), _texture((0.1, 0.3, 0.9), 2)
 
 
 @pytest.mark.parametrize("size, expected", [
-    (256, [256]), (300, [300]), (512, [256, 512]), (600, [300, 600]), (1024, [256, 512, 1024]),
-    (2048, [256, 512, 1024, 2048])])
-def test_scales_start_at_300_px_or_less(size: int, expected: list[int]) -> None:
-    plan = StyleConfig(size=size).plan_scales()
-    assert [s for s, _ in plan] == expected
-    assert [i for s, i in plan if s <= 512] == [300] * len([s for s, _ in plan if s <= 512])
-    assert all(fine == max(50, coarse // 2) for (_, coarse), (s, fine) in zip(plan, plan[1:]) if s > 512)
+    (256, [(256, 300)]), (300, [(300, 300)]), (512, [(256, 200), (512, 300)]), (600, [(300, 200), (600, 150)]),
+    (1024, [(256, 200), (512, 300), (1024, 150)]), (2048, [(256, 200), (512, 300), (1024, 150), (2048, 75)])])
+def test_scales_start_at_300_px_or_less(size: int, expected: list[tuple[int, int]]) -> None:
+    # The coarsest of several scales gets two thirds of the iterations, finer ones up to 512 px all of
+    # them, and each scale above 512 px half the one before.
+    assert StyleConfig(size=size).plan_scales() == expected
 
 
 def test_scales_can_be_set() -> None:
-    assert StyleConfig(size=1024, scales=2).plan_scales() == [(512, 300), (1024, 150)]
+    assert StyleConfig(size=1024, scales=2).plan_scales() == [(512, 200), (1024, 150)]
     assert StyleConfig(size=400, scale_iterations=(30, 20, 10)).plan_scales() == [(100, 30), (200, 20), (400, 10)]
     with pytest.raises(BrushworkError, match="--scale-iterations .*one count per scale \\(2\\)"):
         StyleConfig(scales=2, scale_iterations=(1, 2, 3))

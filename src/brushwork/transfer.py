@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -206,10 +206,6 @@ def optimise(objective: nn.Module, start: torch.Tensor, config: StyleConfig | Au
     return image.detach()
 
 
-#: The content weight of the coarser scales, relative to the finest's.
-COARSE_CONTENT_BOOST = 1.6
-
-
 def paint(backbone: Backbone, content: torch.Tensor, styles: Sequence[torch.Tensor], config: StyleConfig,
           *, style_masks: Sequence[torch.Tensor] | None = None, content_mask: torch.Tensor | None = None,
           init: torch.Tensor | None = None, callbacks: Iterable[Callback] = ()) -> torch.Tensor:
@@ -239,11 +235,7 @@ def paint(backbone: Backbone, content: torch.Tensor, styles: Sequence[torch.Tens
     for (size, iterations), checkpoint in zip(plan, checkpoints):
         target = resize_long_side(work, size)
         scaled_styles = [resize_long_side(style, max(MIN_SIZE, round(size * config.style_scale))) for style in styles]
-        # A coarser scale only lays out the composition for the finest; weighting its content more
-        # keeps it from overpainting what the finest scale must then repaint (measured: README, "Speed").
-        scale_config = config if size == plan[-1][0] else replace(
-            config, content_weight=config.content_weight * COARSE_CONTENT_BOOST)
-        objective = Objective(backbone, target, scaled_styles, scale_config, style_masks=style_masks,
+        objective = Objective(backbone, target, scaled_styles, config, style_masks=style_masks,
                               content_mask=content_mask, checkpoint=checkpoint)
         if image is not None and previous is not None and init is None and config.init == "content":
             # Upsampling blurs: add back the content's detail that the coarser scale could not hold,
