@@ -4,8 +4,9 @@ For each content photo (default ``../shared/images/content``), resized to ``--si
 side, the style loss against the style image (the model's style layers, backbone and style size) is
 measured for the photo itself and for the network's output. A ratio photo / output of 5 or more is
 the bar. How much of the photo the output keeps is measured too: the relative content loss
-(losses.py's normalisation) at relu2_2 and relu3_3, the two content layers of Johnson et al. Writes JSON (default ``bench/results/feedforward-eval.json``) and, with ``--outputs DIR``,
-each photo beside its stylisation.
+(losses.py's normalisation) at relu2_2 and relu3_3, the two content layers of Johnson et al.
+Writes JSON (default ``bench/results/feedforward-eval.json``) and, with ``--outputs DIR``, each
+photo beside its stylisation.
 
     python bench/feedforward_eval.py MODEL [--style ../shared/images/style/the_scream.jpg] [--size 512]
 """
