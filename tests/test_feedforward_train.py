@@ -69,7 +69,7 @@ def test_epochs_time_limit_and_resume_errors(photo_dir: Path, style_file: Path, 
     assert _train(photo_dir, style_file, session_backbone, out, epochs=2)[-1].step == 10
     with pytest.raises(BrushworkError, match="a run is there already; pass --resume"):
         _train(photo_dir, style_file, session_backbone, out, steps=2)
-    with pytest.raises(BrushworkError, match="--resume with --style-weight 1.0, but the run was started with 30.0"):
+    with pytest.raises(BrushworkError, match="--resume with --style-weight 1.0, but the run was started with 3.0"):
         _train(photo_dir, style_file, session_backbone, out, epochs=3, resume=True, style_weight=1.0)
     with pytest.raises(BrushworkError, match="--resume: no checkpoint at"):
         _train(photo_dir, style_file, session_backbone, tmp_path / "other.safetensors", resume=True)
