@@ -26,7 +26,7 @@ from brushwork.feedforward.config import TrainConfig
 from brushwork.feedforward.model_file import load_style_network
 from brushwork.feedforward.trainer import BatchObjective
 from brushwork.image import load_image, resize_long_side, save_image, to_pil
-from brushwork.losses import content_loss
+from brushwork.losses import relative_content_loss
 from brushwork.nets.weights import load_backbone
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -60,10 +60,11 @@ def main() -> None:
         photo = resize_long_side(load_image(photo_path, config.max_pixels)[0], args.size)
         with torch.no_grad():
             output = run_padded(engine, photo)
-            losses = [float(objective.style_loss(backbone.features(x, config.style_layers))) for x in (photo, output)]
-            kept = {layer: float(content_loss(out, ref) / ref.pow(2).sum()) for (layer, ref), out in
-                    zip(backbone.features(photo, CONTENT_PROBES).items(),
-                        backbone.features(output, CONTENT_PROBES).values())}
+            layers = sorted(set(config.style_layers) | set(CONTENT_PROBES))
+            photo_features, output_features = (backbone.features(x, layers) for x in (photo, output))
+            losses = [float(objective.style_loss(f)) for f in (photo_features, output_features)]
+            kept = {layer: float(relative_content_loss(output_features[layer], photo_features[layer]))
+                    for layer in CONTENT_PROBES}
         rows.append({"photo": photo_path.name, "size": list(photo.shape[-2:]), "style_loss_photo": round(losses[0], 5),
                      "style_loss_output": round(losses[1], 5), "ratio": round(losses[0] / losses[1], 2),
                      **{f"content_{layer}": round(v, 5) for layer, v in kept.items()}})

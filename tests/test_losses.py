@@ -11,6 +11,7 @@ from brushwork.losses import (
     TVLoss,
     content_loss,
     gram_matrix,
+    relative_content_loss,
     style_layer_loss,
     total_variation,
 )
@@ -33,6 +34,13 @@ def test_gram_matrix_of_channels_last_features_is_the_same_and_keeps_their_layou
     gram_matrix(last).sum().backward()
     assert last.grad is not None and last.grad.is_contiguous(memory_format=torch.channels_last)
     assert not last.grad.is_contiguous()
+
+
+def test_relative_content_loss_divides_by_the_targets_squared_norm() -> None:
+    f, p = torch.tensor([1.0, 2.0, 3.0]).view(1, 1, 1, 3), torch.tensor([0.0, 2.0, 5.0]).view(1, 1, 1, 3)
+    assert relative_content_loss(f, p).item() == pytest.approx(0.5 * (1 + 0 + 4) / (0 + 4 + 25))
+    assert relative_content_loss(p, p).item() == 0.0
+    assert torch.isfinite(relative_content_loss(f, torch.zeros_like(f)))
 
 
 def test_content_loss_is_half_the_sum_of_squares() -> None:

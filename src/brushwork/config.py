@@ -50,7 +50,8 @@ class StyleConfig:
         f"at {COARSEST} px or less)")
     scale_iterations: tuple[int, ...] | None = _opt(
         None, f"iterations of each scale, coarse to fine (default: --iterations up to {FULL_ITERATIONS_UP_TO} px, "
-        "then half the previous scale's at each finer scale, at least 50: each costs four times as much)")
+        "two thirds of it at the coarsest of several, then half the previous scale's at each finer scale, at "
+        "least 50: each costs four times as much)")
     optimizer: Literal["lbfgs", "adam"] = _opt("lbfgs", "optimiser on the pixels", choices=("lbfgs", "adam"))
     learning_rate: float = _opt(0.02, "Adam step size, in pixel units of the [0,1] range (L-BFGS takes 1)")
     init: str = _opt("content", "starting image: content, noise, style, or an image file (e.g. an earlier output)")

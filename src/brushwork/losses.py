@@ -57,6 +57,12 @@ def content_loss(features: torch.Tensor, target: torch.Tensor, mask: torch.Tenso
     return 0.5 * (squared if mask is None else squared * mask).sum()
 
 
+def relative_content_loss(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """:func:`content_loss` divided by ``sum(target**2)``: 0 for the target itself, about 1 or less for
+    an unrelated image of like scale; finite even for an all-zero target. Shapes [B,N,H,W]; returns a scalar."""
+    return content_loss(features, target) / target.pow(2).sum().clamp_min(1e-30)
+
+
 def style_layer_loss(gram: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Paper eq. 4: E = 1/(4 N² M²) Σ (G - A)², written for Grams already divided by M ([B,N,N]).
 

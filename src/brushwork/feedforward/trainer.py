@@ -34,7 +34,7 @@ from brushwork.feedforward.network import TransformerNet
 from brushwork.feedforward.previews import loss_plot, preview_grid
 from brushwork.hardware import resolve_device
 from brushwork.image import ImageSource, load_image, resize_long_side, save_image, write_atomically
-from brushwork.losses import content_loss, gram_matrix, style_layer_loss, total_variation
+from brushwork.losses import gram_matrix, relative_content_loss, style_layer_loss, total_variation
 from brushwork.nets.vgg import Backbone
 from brushwork.nets.weights import load_backbone
 
@@ -90,7 +90,7 @@ class BatchObjective(nn.Module):
         with torch.no_grad():
             targets = self.backbone.features(photos, config.content_layers)
         features = self.backbone.features(output, self.layers)
-        content = sum(content_loss(features[layer].float(), t.float()) / t.float().pow(2).sum().clamp_min(1e-30)
+        content = sum(relative_content_loss(features[layer].float(), t.float())
                       for layer, t in targets.items()) / len(targets)
         terms = {"content": config.content_weight * content,
                  "style": config.style_weight * self.style_loss(features),
