@@ -20,10 +20,12 @@ demo: $(BIN)/brushwork
 test: $(BIN)/brushwork
 	$(BIN)/python -m pytest
 
-## bench: brushwork against the textbook loop at 256, 512 and 1024 px, and peak memory -> bench/results/
+## bench: brushwork against the textbook loop at 256, 512 and 1024 px, peak memory, and the speed of a
+## feed-forward network (PyTorch and onnxruntime) -> bench/results/
 bench: $(BIN)/brushwork
 	$(BIN)/python bench/compare.py
 	$(BIN)/python bench/memory.py
+	$(BIN)/python bench/feedforward_speed.py
 
 clean:
 	rm -rf $(VENV) demo.png

@@ -5,7 +5,7 @@ side, the style loss against the style image (the model's style layers, backbone
 measured for the photo itself and for the network's output. A ratio photo / output of 5 or more is
 the bar. How much of the photo the output keeps is measured too: the relative content loss
 (losses.py's normalisation) at relu2_2 and relu3_3, the two content layers of Johnson et al.
-Writes JSON (default ``bench/results/feedforward-eval.json``) and, with ``--outputs DIR``, each
+Writes JSON (default ``bench/results/feedforward-eval-cpu.json``) and, with ``--outputs DIR``, each
 photo beside its stylisation.
 
     python bench/feedforward_eval.py MODEL [--style ../shared/images/style/the_scream.jpg] [--size 512]
@@ -17,6 +17,7 @@ import argparse
 import ast
 import datetime
 import json
+import sys
 from pathlib import Path
 
 import torch
@@ -29,10 +30,15 @@ from brushwork.image import load_image, resize_long_side, save_image, to_pil
 from brushwork.losses import relative_content_loss
 from brushwork.nets.weights import load_backbone
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared" / "images"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import ROOT, SHARED, machine  # noqa: E402
+
 RATIO_BAR = 5.0
 CONTENT_PROBES = ("relu2_2", "relu3_3")
+# The model's training settings that the report repeats, so that each result says what it measured.
+TRAINING_SETTINGS = ("backbone", "pooling", "crop_size", "batch_size", "learning_rate", "content_weight",
+                     "style_weight", "tv_weight", "style_size", "content_layers", "style_layers", "time_limit",
+                     "width", "residual_blocks", "seed")
 
 
 def main() -> None:
@@ -41,7 +47,7 @@ def main() -> None:
     parser.add_argument("--style", type=Path, default=None, help="default: ../shared/images/style/<the model's style>")
     parser.add_argument("--content", type=Path, default=SHARED / "content")
     parser.add_argument("--size", type=int, default=512)
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "feedforward-eval.json")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "feedforward-eval-cpu.json")
     parser.add_argument("--outputs", type=Path, default=None, help="folder for photo | stylisation pictures")
     args = parser.parse_args()
 
@@ -74,8 +80,10 @@ def main() -> None:
             save_image(to_pil(torch.cat([photo, output], dim=-1)), args.outputs / f"{photo_path.stem}.jpg")
     ratios = [r["ratio"] for r in rows]
     report = {"benchmark": "style loss (unweighted, model's layers) of photos and of the network's outputs",
-              "date": datetime.date.today().isoformat(), "model": args.model.name, "style": style_path.name,
-              "steps_trained": meta.get("steps_trained"), "size": args.size, "results": rows,
+              "date": datetime.date.today().isoformat(), "machine": machine("cpu"), "model": args.model.name,
+              "style": style_path.name, "steps_trained": meta.get("steps_trained"),
+              "training": {key: meta[key] for key in TRAINING_SETTINGS if key in meta}, "size": args.size,
+              "results": rows,
               "min_ratio": min(ratios), "bar": RATIO_BAR, "passes": min(ratios) >= RATIO_BAR,
               **{f"mean_content_{layer}": round(sum(r[f"content_{layer}"] for r in rows) / len(rows), 5)
                  for layer in CONTENT_PROBES}}

@@ -33,8 +33,9 @@ class TrainConfig:
     style_weight: float = _opt(3.0, "beta: weight of the style loss")
     tv_weight: float = _opt(StyleConfig.tv_weight, "gamma: weight of the total-variation (smoothness) loss")
     style_size: int = _opt(256, "long side of the style image in px when its Gram matrices are taken")
-    # Johnson et al. take content at relu2_2 (relu3_3 keeps less of the photo's detail); style at the
-    # last ReLU of the first four blocks.
+    # Content at relu2_2, as Johnson et al.: against relu3_3 it gave lower style loss and kept the photos'
+    # shading, where relu3_3 kept only their outlines (measured: README, "Training"). Style at the last
+    # ReLU of the first four blocks.
     content_layers: tuple[str, ...] = _opt(("relu2_2",), "layers of the content loss, comma-separated")
     style_layers: tuple[str, ...] = _opt(("relu1_2", "relu2_2", "relu3_3", "relu4_3"),
                                          "layers of the style loss, comma-separated")
