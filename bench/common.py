@@ -39,10 +39,11 @@ def machine(device: str) -> dict[str, object]:
     return info
 
 
-def write_report(name: str, report: dict[str, object], device: str = "cpu") -> Path:
-    """Write ``report`` with today's date to bench/results/NAME-DEVICE.json and return the path."""
-    path = ROOT / "bench" / "results" / f"{name}-{device}.json"
-    path.parent.mkdir(exist_ok=True)
+def write_report(name: str, report: dict[str, object], device: str = "cpu", path: Path | None = None) -> Path:
+    """Write ``report`` with today's date to ``path`` (default bench/results/NAME-DEVICE.json) and
+    return the path."""
+    path = path or ROOT / "bench" / "results" / f"{name}-{device}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"date": datetime.date.today().isoformat(), **report}, indent=2) + "\n")
     print(f"wrote {path}")
     return path

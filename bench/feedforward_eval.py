@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import argparse
 import ast
-import datetime
-import json
 import sys
 from pathlib import Path
 
@@ -31,7 +29,7 @@ from brushwork.losses import relative_content_loss
 from brushwork.nets.weights import load_backbone
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, SHARED, machine  # noqa: E402
+from common import ROOT, SHARED, machine, write_report  # noqa: E402
 
 RATIO_BAR = 5.0
 CONTENT_PROBES = ("relu2_2", "relu3_3")
@@ -80,16 +78,14 @@ def main() -> None:
             save_image(to_pil(torch.cat([photo, output], dim=-1)), args.outputs / f"{photo_path.stem}.jpg")
     ratios = [r["ratio"] for r in rows]
     report = {"benchmark": "style loss (unweighted, model's layers) of photos and of the network's outputs",
-              "date": datetime.date.today().isoformat(), "machine": machine("cpu"), "model": args.model.name,
-              "style": style_path.name, "steps_trained": meta.get("steps_trained"),
+              "machine": machine("cpu"), "model": args.model.name, "style": style_path.name,
+              "steps_trained": meta.get("steps_trained"),
               "training": {key: meta[key] for key in TRAINING_SETTINGS if key in meta}, "size": args.size,
-              "results": rows,
-              "min_ratio": min(ratios), "bar": RATIO_BAR, "passes": min(ratios) >= RATIO_BAR,
+              "results": rows, "min_ratio": min(ratios), "bar": RATIO_BAR, "passes": min(ratios) >= RATIO_BAR,
               **{f"mean_content_{layer}": round(sum(r[f"content_{layer}"] for r in rows) / len(rows), 5)
                  for layer in CONTENT_PROBES}}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"min ratio {min(ratios):.2f} (bar {RATIO_BAR}): {'pass' if report['passes'] else 'FAIL'}; wrote {args.out}")
+    write_report("feedforward-eval", report, path=args.out)
+    print(f"min ratio {min(ratios):.2f} (bar {RATIO_BAR}): {'pass' if report['passes'] else 'FAIL'}")
 
 
 if __name__ == "__main__":

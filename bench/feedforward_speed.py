@@ -2,8 +2,8 @@
 
 The network is a trained model file or, without one, Johnson et al.'s network with random weights
 (the time does not depend on the weights). The photo is the benchmarks' content image (Tübingen, or
-the bundled example) resized to each size on its long side. Both engines get the same number of threads. Writes
-``bench/results/feedforward-speed-<device>.json`` with the machine, date and versions.
+the bundled example) resized to each size on its long side. Both engines get the same number of
+threads. Writes ``bench/results/feedforward-speed-<device>.json`` with the machine, date and versions.
 
     python bench/feedforward_speed.py [--model MODEL] [--sizes 512 1024] [--repeats 5]
 """
