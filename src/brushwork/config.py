@@ -29,6 +29,9 @@ FULL_ITERATIONS_UP_TO = 512
 COARSEST_SHARE = 2 / 3
 #: Early stopping looks at the improvement of the total loss over this many iterations.
 PATIENCE = 25
+#: A run whose total loss stays more than SPIKE (a fraction) above its best for SPIKE_STEPS
+#: evaluations in a row is diverging, and goes back to its best iterate (transfer.BestIterate).
+SPIKE, SPIKE_STEPS = 0.1, 5
 #: The start images that ``init`` names; any other value of ``init`` is an image file.
 INIT_KEYWORDS = ("content", "noise", "style")
 
