@@ -100,7 +100,10 @@ def _split(x: torch.Tensor, name: str, max_pixels: int) -> tuple[torch.Tensor, t
     _check_size(width, height, max_pixels, name)
     if not bool(torch.isfinite(x).all()):
         raise BrushworkError(f"{name}: contains NaN or infinite values")
-    x = x.clamp(0, 1)
+    low, high = float(x.min()), float(x.max())
+    if low < 0 or high > 1:  # most often 0-255 values in a float array: clamped, they would be white
+        raise BrushworkError(f"{name}: float values must be in [0, 1], found {low:.4g} to {high:.4g} "
+                             "(divide 0-255 values by 255, or pass uint8)")
     colour, alpha = (x[:-1], x[-1:]) if channels in (2, 4) else (x, None)
     colour = colour.expand(3, -1, -1)  # grey -> three equal channels; no-op for RGB
     if alpha is not None and bool((alpha == 1).all()):
