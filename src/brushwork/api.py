@@ -78,15 +78,17 @@ def stylize(
            "--init", f"is neither {', '.join(INIT_KEYWORDS[:-1])} nor {INIT_KEYWORDS[-1]}, nor an image file",
            config.init)
     device = resolve_device(config.device)
-    content_rgb, alpha = load_image(content, config.max_pixels)
+    content_rgb, alpha = load_image(content, config.max_pixels, name=_name(content, "content image"))
     height, width = content_rgb.shape[-2:]
-    style_rgbs = [load_image(s, config.max_pixels)[0].to(device) for s in styles]
+    style_rgbs = [load_image(s, config.max_pixels, name=_name(s, "style image"))[0].to(device) for s in styles]
     masks = None if config.style_masks is None else [
         load_mask(path, config.max_pixels, height, width).to(device) for path in config.style_masks]
     content_mask = None if config.content_mask is None else load_mask(
         config.content_mask, config.max_pixels, height, width).to(device)
     init = None if config.init in INIT_KEYWORDS else load_image(config.init, config.max_pixels)[0].to(device)
     net = backbone.to(device) if backbone is not None else backbone_for(config, device)
+    net.check_layers(config.content_layers, "--content-layers")
+    net.check_layers(config.style_layers, "--style-layers")
     coarsest = config.plan_scales()[0][0]
     _check_fits(net, config, _name(content, "content image"), content_rgb, coarsest, "raise --size or lower --scales")
     for source, rgb in zip(styles, style_rgbs):

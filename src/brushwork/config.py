@@ -112,11 +112,11 @@ class StyleConfig:
             _check(self.scales in (None, len(self.scale_iterations)), "--scale-iterations",
                    f"needs one count per scale ({self.scales})", self.scale_iterations)
         # Refused rather than capped: scales below MIN_SIZE px would all be MIN_SIZE px, the same work repeated.
-        most = max(count for count in range(1, 9) if round(self.size / 2 ** (count - 1)) >= MIN_SIZE)
+        most = max(count for count in range(1, 9) if len(set(self._sizes(count))) == count)
         count = self.scales or len(self.scale_iterations or ())
         _check(count <= most, "--scales" if self.scales else "--scale-iterations",
-               f"--size {self.size} allows at most {most} scale(s), each half the next and at least {MIN_SIZE} px",
-               count)
+               f"--size {self.size} allows at most {most} distinct scale(s), each half the next and at least "
+               f"{MIN_SIZE} px", count)
         _check(0.25 <= self.style_scale <= 4, "--style-scale", "must be 0.25 to 4", self.style_scale)
         if self.style_blend is not None:
             _check(all(w >= 0 for w in self.style_blend) and sum(self.style_blend) > 0, "--style-blend",
@@ -167,7 +167,7 @@ class StyleConfig:
             count = 1
             while self.size / 2 ** (count - 1) > COARSEST:
                 count += 1
-        sizes = [max(MIN_SIZE, round(self.size / 2 ** (count - 1 - k))) for k in range(count)]
+        sizes = self._sizes(count)
         iterations = list(self.scale_iterations or [])
         if not iterations:
             iterations = [self.iterations]
@@ -176,6 +176,10 @@ class StyleConfig:
             if count > 1:
                 iterations[0] = max(1, round(iterations[0] * COARSEST_SHARE))
         return list(zip(sizes, iterations))
+
+    def _sizes(self, count: int) -> list[int]:
+        """The long side in px of each of ``count`` scales, coarse to fine, each half the next."""
+        return [max(MIN_SIZE, round(self.size / 2 ** (count - 1 - k))) for k in range(count)]
 
     def as_metadata(self) -> dict[str, str]:
         """Every setting as strings, to embed in output files."""
@@ -217,7 +221,7 @@ def _coerce(hint: Any, value: Any) -> Any:
     if hint is int and isinstance(value, numbers.Integral) and not isinstance(value, bool):
         return int(value)
     if hint is float and isinstance(value, numbers.Real) and not isinstance(value, bool):
-        return float(value)
+        return value if isinstance(value, (int, float)) else float(value)  # an int is a float (PEP 484)
     if hint is str and isinstance(value, (str, os.PathLike)):
         return os.fspath(value)
     raise TypeError(type(value).__name__)
@@ -258,7 +262,8 @@ def _check_weights(config: Any, names: tuple[str, ...]) -> None:
 
 def _check(ok: bool, option: str, problem: str, value: object) -> None:
     if not ok:
-        raise BrushworkError(f"{option} {value}: {problem}".replace(" :", ":"))
+        shown = ",".join(map(str, value)) if isinstance(value, tuple) else value  # as the option is written
+        raise BrushworkError(f"{option} {shown}: {problem}".replace(" :", ":"))
 
 
 @dataclass(frozen=True)

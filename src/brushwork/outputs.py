@@ -68,21 +68,23 @@ def check_not_inputs(paths: Iterable[PathLike], option: str, inputs: Iterable[In
                                  "choose another output")
 
 
-def check_writable_folder(folder: PathLike, option: str) -> None:
+def check_writable_folder(folder: PathLike, option: str, named: PathLike | None = None) -> None:
     """Fail early unless files can be created in ``folder``, or, where it does not exist yet, in the
-    nearest folder above it that does (where it will be created); nothing is left behind."""
+    nearest folder above it that does (where it will be created); nothing is left behind. Errors name
+    ``option`` and ``named`` (default: ``folder``)."""
     folder = Path(folder)
+    named = folder if named is None else named
     existing = folder
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
     if not existing.is_dir():
-        raise BrushworkError(f"{option} {folder}: {existing} is a file, not a folder")
+        raise BrushworkError(f"{option} {named}: {existing} is a file, not a folder")
     try:
         fd, probe = tempfile.mkstemp(dir=existing, prefix=".brushwork-probe-")
         os.close(fd)
         os.remove(probe)
     except OSError as e:
-        raise BrushworkError(f"{option} {folder}: folder {existing} is not writable ({one_line(e)})") from e
+        raise BrushworkError(f"{option} {named}: folder {existing} is not writable ({one_line(e)})") from e
 
 
 def check_output_file(path: PathLike, option: str, inputs: Iterable[Input], overwrite: bool,
@@ -95,13 +97,14 @@ def check_output_file(path: PathLike, option: str, inputs: Iterable[Input], over
         raise BrushworkError(f"{option} {path}: is a folder; give the name of a file to write in it")
     if suffixes and path.suffix.lower() not in suffixes:
         shown = f"'{path.suffix}'" if path.suffix else "(none)"
-        raise BrushworkError(f"{option} {path}: unsupported output format {shown} (use {', '.join(suffixes)})")
+        choices = " or ".join([", ".join(suffixes[:-1]), suffixes[-1]] if len(suffixes) > 1 else suffixes)
+        raise BrushworkError(f"{option} {path}: unsupported output format {shown} (use {choices})")
     check_not_input(path, option, inputs)
     if (path.exists() or path.is_symlink()) and not overwrite:
         raise BrushworkError(f"{option} {path}: exists already; pass --overwrite to replace it")
     if not path.parent.is_dir():
         raise BrushworkError(f"{option} {path}: folder {path.parent} does not exist")
-    check_writable_folder(path.parent, option)
+    check_writable_folder(path.parent, option, path)
     return path
 
 

@@ -37,8 +37,8 @@ def export_onnx(model: Path | str, output: Path | str, opset: int = OPSET, *, ov
     """Write the style network file ``model`` as an ONNX model at ``output``: input "image" and output
     "stylized", both float32 [B,3,H,W] RGB in [0,1] with B, H and W dynamic (H and W multiples of 4;
     ``brushwork apply`` pads any image to that). An existing ``output`` is replaced only with ``overwrite``."""
-    onnx = _needs("onnx")
     output = check_output_file(output, "output", [("model", model)], overwrite, (".onnx",))
+    onnx = _needs("onnx")
     network = load_style_network(model)
     buffer = io.BytesIO()
     dummy = torch.rand(1, 3, 16 * MULTIPLE, 16 * MULTIPLE)
