@@ -7,6 +7,10 @@ import hashlib
 import os
 import re
 import shutil
+import signal
+import subprocess
+import sys
+import time
 import wave
 from pathlib import Path
 
@@ -199,6 +203,19 @@ def test_ctrl_c_while_loading_is_one_line_and_130(folder: Path, capsys: pytest.C
     assert len(lines) == 1 and lines[0].startswith("brushwork: interrupted"), lines
     assert "--resume" not in lines[0], "no checkpoint to resume from"
     assert _fingerprint(folder) == before
+
+
+def test_ctrl_c_while_pytorch_loads_is_one_line_and_130(folder: Path) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "brushwork", *STYLIZE, "-o", "new.png", *TINY], stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")},
+        # as in test_cli: a shell that starts the tests in the background ignores SIGINT
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    time.sleep(0.3)  # importing PyTorch takes seconds
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130 and err == "brushwork: interrupted\n", err
+    assert not (folder / "new.png").exists()
 
 
 def test_overwrite_replaces_an_output_but_folders_skip_existing(folder: Path, capsys: pytest.CaptureFixture) -> None:

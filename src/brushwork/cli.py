@@ -24,14 +24,12 @@ from tqdm import tqdm
 from brushwork.api import stylize, stylize_inputs
 from brushwork.audio.cli import AUDIO_COMMANDS, add_audio_commands, run_audio
 from brushwork.config import QUALITY_PRESETS, StyleConfig
-from brushwork.errors import BrushworkError
+from brushwork.errors import INTERRUPTED, BrushworkError
 from brushwork.feedforward.cli import FEEDFORWARD_COMMANDS, add_feedforward_commands
 from brushwork.image import OUTPUT_FORMATS, save_gif, save_image, to_pil
 from brushwork.nets.weights import SOURCES, cache_dir, cached_path, fetch
 from brushwork.outputs import OVERWRITE_HELP, Input, check_distinct, check_output_file, check_series
 from brushwork.transfer import Progress
-
-INTERRUPTED = 130
 
 
 class _Parser(argparse.ArgumentParser):

@@ -18,11 +18,11 @@ from tqdm import tqdm
 from brushwork.audio.api import stylize_audio, synthesize_texture
 from brushwork.audio.io import OUTPUT_FORMATS, save_audio
 from brushwork.config import AudioConfig
+from brushwork.errors import INTERRUPTED
 from brushwork.outputs import OVERWRITE_HELP, check_output_file
 from brushwork.transfer import Progress
 
 AUDIO_COMMANDS = ("audio", "texture")
-INTERRUPTED = 130
 
 
 def add_audio_commands(commands: Any, add_options: Callable[..., None]) -> None:

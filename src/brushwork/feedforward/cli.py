@@ -16,13 +16,13 @@ from typing import Any
 
 from tqdm import tqdm
 
+from brushwork.errors import INTERRUPTED
 from brushwork.feedforward.apply import stylize_files
 from brushwork.feedforward.config import ApplyConfig, TrainConfig
 from brushwork.feedforward.trainer import CHECKPOINT, TrainProgress, train_style_network, work_folder
 from brushwork.outputs import OVERWRITE_HELP
 
 FEEDFORWARD_COMMANDS = ("train", "apply", "export")
-INTERRUPTED = 130
 
 
 def add_feedforward_commands(commands: Any, add_config_options: Callable[..., None]) -> None:
