@@ -152,21 +152,22 @@ def work_folder(output: Path, work_dir: Path | str | None) -> Path:
 
 def _check_files(style: ImageSource, data: Path, output: Path, work: Path, config: TrainConfig, resume: bool,
                  overwrite: bool) -> None:
-    """Fail before any work unless the model file and the work folder may be written (outputs.py)."""
-    inputs = ([("style", style)] if isinstance(style, (str, os.PathLike)) else []) + weights_input(config.weights)
-    check_output_file(output, "-o", inputs, overwrite, (".safetensors",))
-    check_writable_folder(work, "--work-dir")
-    if data.is_dir() and (work.resolve() == data.resolve() or data.resolve() in work.resolve().parents):
-        raise BrushworkError(f"--work-dir {work}: is inside the --data folder {data}, where its previews would "
-                             "be taken for photos; choose another folder")
-    for path in (work / CHECKPOINT, work / LOSSES):
-        check_not_input(path, "--work-dir", inputs)
+    """Fail before any work unless the model file and the work folder may be written (outputs.py); a
+    resumed run may replace its own model file."""
     checkpoint_path = work / CHECKPOINT
     if resume and not checkpoint_path.is_file():
         raise BrushworkError(f"--resume: no checkpoint at {checkpoint_path}")
     if not resume and checkpoint_path.exists():
         raise BrushworkError(f"{checkpoint_path}: a run is there already; pass --resume to continue it "
                              "or remove the folder")
+    inputs = ([("style", style)] if isinstance(style, (str, os.PathLike)) else []) + weights_input(config.weights)
+    check_output_file(output, "-o", inputs, overwrite or resume, (".safetensors",))
+    check_writable_folder(work, "--work-dir")
+    if data.is_dir() and (work.resolve() == data.resolve() or data.resolve() in work.resolve().parents):
+        raise BrushworkError(f"--work-dir {work}: is inside the --data folder {data}, where its previews would "
+                             "be taken for photos; choose another folder")
+    for path in (checkpoint_path, work / LOSSES):
+        check_not_input(path, "--work-dir", inputs)
     earlier = [p for p in (work / LOSSES, work / PREVIEWS) if p.exists()]
     if earlier and not resume and not overwrite:
         raise BrushworkError(f"--work-dir {work}: holds {earlier[0].name} of an earlier run; pass --overwrite to "
@@ -194,8 +195,8 @@ def train_style_network(
     (defaults: TrainConfig()). ``resume`` continues from the checkpoint in ``work_dir``; without it
     an existing checkpoint there is an error. ``log`` receives one-line notes (photos found and
     skipped, device, precision). ``backbone`` reuses a loaded network matching ``config``. An existing
-    model file, or an earlier run's previews and loss curves in ``work_dir``, are replaced only with
-    ``overwrite``; every file is checked before any work.
+    model file (unless ``resume``: the run's own), or an earlier run's previews and loss curves in
+    ``work_dir``, are replaced only with ``overwrite``; every file is checked before any work.
     """
     config = replace(config or TrainConfig(), **options)
     output = Path(output)
