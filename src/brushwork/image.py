@@ -279,13 +279,19 @@ def check_writable(path: PathLike) -> Path:
         raise BrushworkError(f"{path}: directory {parent} does not exist")
     if not parent.is_dir():
         raise BrushworkError(f"{path}: {parent} is not a directory")
+    probe_folder(parent, str(path))
+    return path
+
+
+def probe_folder(folder: Path, named: str) -> None:
+    """Create and remove a file in ``folder``: a one-line error starting with ``named`` unless files can
+    be written there (``os.access`` says yes to root)."""
     try:
-        fd, probe = tempfile.mkstemp(dir=parent, prefix=".brushwork-probe-")
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".brushwork-probe-")
         os.close(fd)
         os.remove(probe)
     except OSError as e:
-        raise BrushworkError(f"{path}: directory {parent} is not writable ({one_line(e)})") from e
-    return path
+        raise BrushworkError(f"{named}: folder {folder} is not writable ({one_line(e)})") from e
 
 
 def write_atomically(path: Path, write: Callable[[Path], None]) -> None:

@@ -11,12 +11,11 @@ refused even with ``overwrite``.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from brushwork.errors import BrushworkError
-from brushwork.image import PathLike, one_line
+from brushwork.image import PathLike, probe_folder
 from brushwork.nets.weights import SOURCES
 
 #: The help of every ``--overwrite`` option, and the README's statement of the policy.
@@ -79,12 +78,7 @@ def check_writable_folder(folder: PathLike, option: str, named: PathLike | None 
         existing = existing.parent
     if not existing.is_dir():
         raise BrushworkError(f"{option} {named}: {existing} is a file, not a folder")
-    try:
-        fd, probe = tempfile.mkstemp(dir=existing, prefix=".brushwork-probe-")
-        os.close(fd)
-        os.remove(probe)
-    except OSError as e:
-        raise BrushworkError(f"{option} {named}: folder {existing} is not writable ({one_line(e)})") from e
+    probe_folder(existing, f"{option} {named}")
 
 
 def check_output_file(path: PathLike, option: str, inputs: Iterable[Input], overwrite: bool,
