@@ -63,6 +63,7 @@ def folder(tmp_path: Path, tiny_checkpoint: Path, monkeypatch: pytest.MonkeyPatc
     (work / "out.safetensors").write_bytes(b"an earlier model")
     (work / "earlier-run" / "losses.png").write_bytes((work / "s.png").read_bytes())
     (work / "link.jpg").symlink_to("p.jpg")
+    os.link(work / "p.jpg", work / "sub" / "hard.jpg")
     (work / "weights-link.png").symlink_to("tiny.pth")
     (work / "w.safetensors").symlink_to("tiny.pth")
     (work / "m.onnx").symlink_to("model.safetensors")
@@ -80,10 +81,10 @@ def _fingerprint(root: Path) -> dict[str, str]:
         key = str(path.relative_to(root))
         if path.is_symlink():
             found[key] = "-> " + os.readlink(path)
-        elif path.is_dir():
-            found[key] = "folder"
-        else:
+        elif path.is_file():
             found[key] = hashlib.sha256(path.read_bytes()).hexdigest()
+        else:
+            found[key] = "folder"
     return found
 
 
@@ -94,6 +95,8 @@ CASES: dict[str, tuple[list[str], str]] = {
     "output is the content": ([*STYLIZE, "-o", "p.jpg", *TINY], "-o p.jpg: is the content;"),
     "output is the content via ..": ([*STYLIZE, "-o", "sub/../p.jpg", *TINY], "-o sub/../p.jpg: is the content"),
     "output is the content via a link": ([*STYLIZE, "-o", "link.jpg", *TINY], "-o link.jpg: is the content"),
+    "output is a hard link of the content": ([*STYLIZE, "-o", "sub/hard.jpg", "--overwrite", *TINY],
+                                             "-o sub/hard.jpg: is the content"),
     "output is the content, --overwrite": ([*STYLIZE, "-o", "p.jpg", "--overwrite", *TINY], "is the content"),
     "output is the style": ([*STYLIZE, "-o", "s.png", "--overwrite", *TINY], "-o s.png: is the style"),
     "output is a mask": ([*STYLIZE, "-o", "mask.png", "--style-masks", "mask.png", "--overwrite", *TINY],
