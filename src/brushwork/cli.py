@@ -8,6 +8,7 @@ user error ends in one line on stderr and exit status 2; Ctrl-C ends with status
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import types
 import typing
@@ -20,20 +21,25 @@ from typing import Any, NoReturn
 from PIL import Image
 from tqdm import tqdm
 
-from brushwork.api import stylize
+from brushwork.api import stylize, stylize_inputs
 from brushwork.audio.cli import AUDIO_COMMANDS, add_audio_commands, run_audio
 from brushwork.config import QUALITY_PRESETS, StyleConfig
-from brushwork.errors import BrushworkError
+from brushwork.errors import INTERRUPTED, BrushworkError
 from brushwork.feedforward.cli import FEEDFORWARD_COMMANDS, add_feedforward_commands
-from brushwork.image import check_output_path, save_gif, save_image, to_pil
+from brushwork.image import OUTPUT_FORMATS, save_gif, save_image, to_pil
 from brushwork.nets.weights import SOURCES, cache_dir, cached_path, fetch
+from brushwork.outputs import OVERWRITE_HELP, Input, check_distinct, check_output_file, check_series
 from brushwork.transfer import Progress
-
-INTERRUPTED = 130
 
 
 class _Parser(argparse.ArgumentParser):
-    """An ArgumentParser whose errors are one line, like every other brushwork error."""
+    """An ArgumentParser whose errors are one line, like every other brushwork error, and that takes
+    a negative number list such as ``--style-blend -1,2`` as a value (to be refused by its check), not
+    as an unknown option."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._negative_number_matcher = re.compile(r"^-\.?\d[\d.,eE+-]*$")
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
@@ -108,6 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="folder for snapshots (default: the output's folder)")
     run.add_argument("--gif", type=Path, default=None, help="save an animated GIF of the optimisation")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    run.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
     run.add_argument("--quality", choices=tuple(QUALITY_PRESETS), default="normal",
                      help="preset: " + "; ".join(f"{name}: {_describe(preset)}"
                                                  for name, preset in QUALITY_PRESETS.items())
@@ -133,59 +140,91 @@ class _Recorder:
     def __init__(self, args: argparse.Namespace, iterations: int) -> None:
         """``iterations``: the run's total over all scales."""
         self.output: Path = args.output
+        self.overwrite: bool = args.overwrite
+        self.quiet: bool = args.quiet
+        self.iterations = iterations
         self.every: int = args.snapshot_every
         self.folder: Path = args.snapshot_dir or args.output.parent
         self.gif_every = max(1, iterations // 50) if args.gif is not None else 0
         self.frames: list[Image.Image] = []
         self.last: Progress | None = None
-        self.bar = tqdm(total=iterations, unit="it", disable=args.quiet, dynamic_ncols=True,
-                        desc="stylize", file=sys.stderr)
+        self.written: set[Path] = set()
+        self.bar: tqdm | None = None  # drawn at the first iteration, so that a loading error stands alone
 
     def __call__(self, progress: Progress) -> None:
         self.last = progress
+        if self.bar is None:
+            self.bar = tqdm(total=self.iterations, unit="it", disable=self.quiet, dynamic_ncols=True,
+                            desc="stylize", file=sys.stderr)
         self.bar.set_postfix({"px": progress.size, **{k: f"{v:.4g}" for k, v in progress.losses.items()}},
                              refresh=False)
         self.bar.update(progress.iteration - self.bar.n)  # early stopping skips the rest of a scale
         if self.every and progress.iteration % self.every == 0:
-            self.snapshot()
+            self.snapshot(replace=self.overwrite)
         if self.gif_every and (progress.iteration % self.gif_every == 0 or progress.iteration == 1):
             self.frames.append(to_pil(progress.image.cpu()))
 
-    def snapshot(self) -> Path | None:
-        """Save the current iterate as ``{stem}_iter{N}{suffix}``; None before the first iteration."""
+    def snapshot_name(self, iteration: int) -> str:
+        """The file name of the snapshot at ``iteration``: ``{stem}_iter{N}{suffix}``."""
+        return f"{self.output.stem}_iter{iteration:05d}{self.output.suffix}"
+
+    def snapshot(self, replace: bool = False) -> Path | None:
+        """Save the current iterate; None before the first iteration, or where a file of that name exists
+        that this run did not write, unless ``replace`` (the planned snapshots, checked before the run
+        with --overwrite; the one written on Ctrl-C never replaces a file)."""
         if self.last is None:
             return None
-        path = self.folder / f"{self.output.stem}_iter{self.last.iteration:05d}{self.output.suffix}"
+        path = self.folder / self.snapshot_name(self.last.iteration)
+        if path.exists() and path not in self.written and not replace:
+            return None
         save_image(to_pil(self.last.image.cpu()), path, {"iteration": str(self.last.iteration)})
+        self.written.add(path)
         return path
+
+    def close(self, finished: bool) -> None:
+        """Close the bar (if drawn), at its total when ``finished`` (a scale may have converged early)."""
+        if self.bar is not None:
+            if finished:
+                self.bar.total = self.bar.n
+            self.bar.close()
+
+
+def _check_stylize_outputs(args: argparse.Namespace, recorder: _Recorder, inputs: list[Input]) -> None:
+    """Fail before any work unless the output, the GIF and every planned snapshot may be written."""
+    if args.snapshot_every < 0:
+        raise BrushworkError(f"--snapshot-every {args.snapshot_every}: must be zero or positive")
+    outputs = [("-o", args.output)] + ([("--gif", args.gif)] if args.gif is not None else [])
+    check_output_file(args.output, "-o", inputs, args.overwrite, tuple(OUTPUT_FORMATS))
+    if args.gif is not None:
+        check_output_file(args.gif, "--gif", inputs, args.overwrite, (".gif",))
+    check_distinct(outputs)
+    if args.snapshot_dir is not None and not args.snapshot_dir.is_dir():
+        raise BrushworkError(f"--snapshot-dir {args.snapshot_dir}: not an existing folder")
+    if args.snapshot_every:
+        names = [recorder.snapshot_name(n) for n in range(args.snapshot_every, recorder.iterations + 1,
+                                                          args.snapshot_every)]
+        check_series(recorder.folder, names, "--snapshot-every", inputs, args.overwrite)
 
 
 def _stylize(args: argparse.Namespace) -> int:
     config = StyleConfig.for_quality(args.quality, **{f.name: getattr(args, f.name) for f in fields(StyleConfig)
                                                       if hasattr(args, f.name)})
     styles = args.styles + args.more_styles
-    if not styles:
-        raise BrushworkError("stylize needs at least one style image (a second argument or --style)")
     config.check_styles(len(styles))
-    check_output_path(args.output)  # fail now, not after minutes of work
-    if args.snapshot_every < 0:
-        raise BrushworkError(f"--snapshot-every {args.snapshot_every}: must be zero or positive")
-    if args.snapshot_every or args.snapshot_dir is not None:
-        check_output_path((args.snapshot_dir or args.output.parent) / f"probe{args.output.suffix}")
-    if args.gif is not None and (args.gif.suffix.lower() != ".gif" or not args.gif.parent.is_dir()):
-        raise BrushworkError(f"{args.gif}: --gif needs a .gif path in an existing folder")
     recorder = _Recorder(args, sum(iterations for _, iterations in config.plan_scales()))
+    _check_stylize_outputs(args, recorder, stylize_inputs(args.content, styles, config))
+    finished = False
     try:
         result = stylize(args.content, styles, config, callbacks=[recorder])
+        finished = True
     except KeyboardInterrupt:
-        recorder.bar.close()
+        recorder.close(finished)
         kept = recorder.snapshot()
-        where = f"; last snapshot: {kept}" if kept else ""
+        where = f"; last snapshot: {kept}" if kept else "; nothing written"
         print(f"brushwork: interrupted{where}", file=sys.stderr)
         return INTERRUPTED
     finally:
-        recorder.bar.total = recorder.bar.n  # finished, even where a scale converged early
-        recorder.bar.close()
+        recorder.close(finished)
     metadata = {"content": str(args.content), "style": ",".join(map(str, styles)),
                 "brushwork": version("brushwork"), **config.as_metadata()}
     save_image(result, args.output, metadata)
@@ -214,9 +253,9 @@ def _weights(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status."""
-    args = build_parser().parse_args(argv)
+    """Run the command line; returns the exit status (130 after Ctrl-C, at any moment)."""
     try:
+        args = build_parser().parse_args(argv)
         if args.command in FEEDFORWARD_COMMANDS:
             return args.handler(args)
         if args.command in AUDIO_COMMANDS:
@@ -225,3 +264,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrushworkError as exc:
         print(f"brushwork: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # the commands that can keep something say so themselves
+        print("brushwork: interrupted", file=sys.stderr)
+        return INTERRUPTED

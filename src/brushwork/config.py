@@ -6,6 +6,10 @@ the field's metadata), and the Python API takes the same names as keyword argume
 
 from __future__ import annotations
 
+import numbers
+import os
+import types
+import typing
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
@@ -101,6 +105,7 @@ class StyleConfig:
     max_pixels: int = _opt(100_000_000, "refuse input images with more pixels than this (decompression bombs)")
 
     def __post_init__(self) -> None:
+        check_types(self)
         _check(MIN_SIZE <= self.size <= MAX_SIZE, "--size", f"must be {MIN_SIZE} to {MAX_SIZE} px", self.size)
         _check(1 <= self.iterations <= 100_000, "--iterations", "must be 1 to 100000", self.iterations)
         _check(self.scales is None or 1 <= self.scales <= 8, "--scales", "must be 1 to 8", self.scales)
@@ -109,6 +114,12 @@ class StyleConfig:
                    "--scale-iterations", "must be 1 to 100000 each", self.scale_iterations)
             _check(self.scales in (None, len(self.scale_iterations)), "--scale-iterations",
                    f"needs one count per scale ({self.scales})", self.scale_iterations)
+        # Refused rather than capped: scales below MIN_SIZE px would all be MIN_SIZE px, the same work repeated.
+        most = max(count for count in range(1, 9) if len(set(self._sizes(count))) == count)
+        count = self.scales or len(self.scale_iterations or ())
+        _check(count <= most, "--scales" if self.scales else "--scale-iterations",
+               f"--size {self.size} allows at most {most} distinct scale(s), each half the next and at least "
+               f"{MIN_SIZE} px", count)
         _check(0.25 <= self.style_scale <= 4, "--style-scale", "must be 0.25 to 4", self.style_scale)
         if self.style_blend is not None:
             _check(all(w >= 0 for w in self.style_blend) and sum(self.style_blend) > 0, "--style-blend",
@@ -139,7 +150,9 @@ class StyleConfig:
         return {layer: w / total for layer, w in zip(self.style_layers, raw)}
 
     def check_styles(self, count: int) -> None:
-        """Raise a one-line error unless the blend weights and masks match ``count`` style images."""
+        """Raise a one-line error unless there are style images and the blend weights and masks match
+        their ``count``."""
+        _check(count > 0, "style", "needs at least one style image", "")
         for option, values in (("--style-blend", self.style_blend), ("--style-masks", self.style_masks)):
             _check(values is None or len(values) == count, option,
                    f"needs one value per style image ({count})", ",".join(map(str, values or ())))
@@ -157,7 +170,7 @@ class StyleConfig:
             count = 1
             while self.size / 2 ** (count - 1) > COARSEST:
                 count += 1
-        sizes = [max(MIN_SIZE, round(self.size / 2 ** (count - 1 - k))) for k in range(count)]
+        sizes = self._sizes(count)
         iterations = list(self.scale_iterations or [])
         if not iterations:
             iterations = [self.iterations]
@@ -167,6 +180,10 @@ class StyleConfig:
                 iterations[0] = max(1, round(iterations[0] * COARSEST_SHARE))
         return list(zip(sizes, iterations))
 
+    def _sizes(self, count: int) -> list[int]:
+        """The long side in px of each of ``count`` scales, coarse to fine, each half the next."""
+        return [max(MIN_SIZE, round(self.size / 2 ** (count - 1 - k))) for k in range(count)]
+
     def as_metadata(self) -> dict[str, str]:
         """Every setting as strings, to embed in output files."""
         return {f.name: str(getattr(self, f.name)) for f in fields(self)}
@@ -174,6 +191,58 @@ class StyleConfig:
 
 def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
+
+
+#: A value of each field type, in words: (one, several).
+_KINDS = {bool: ("True or False", "flags"), int: ("a whole number", "whole numbers"), float: ("a number", "numbers"),
+          str: ("text or a path", "texts or paths")}
+
+
+def _kind(hint: Any) -> str:
+    """What a value of the type ``hint`` is, in words."""
+    if typing.get_origin(hint) is tuple:
+        return f"a list of {_KINDS[typing.get_args(hint)[0]][1]}"
+    return _KINDS[hint][0]
+
+
+def _coerce(hint: Any, value: Any) -> Any:
+    """``value`` as the type ``hint`` (int, float, str, bool, Literal, tuple[X, ...] or Optional of
+    one) takes it; raises TypeError for a value of another type. A path becomes text; a single value
+    where a tuple is expected becomes a 1-tuple, so that ``style_masks="mask.png"`` is one mask."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is typing.Union or isinstance(hint, types.UnionType):
+        if value is None:
+            return None
+        return _coerce(next(a for a in args if a is not type(None)), value)
+    if origin is Literal:
+        return value  # check_choices names the choices
+    if origin is tuple:
+        items = value if isinstance(value, (list, tuple)) else (value,)
+        return tuple(_coerce(args[0], item) for item in items)
+    if hint is bool and isinstance(value, bool):
+        return value
+    if hint is int and isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return int(value)
+    if hint is float and isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return value if isinstance(value, (int, float)) else float(value)  # an int is a float (PEP 484)
+    if hint is str and isinstance(value, (str, os.PathLike)):
+        return os.fspath(value)
+    raise TypeError(type(value).__name__)
+
+
+def check_types(config: Any) -> None:
+    """Raise a one-line error for a field of the ``config`` dataclass whose value is not of its
+    annotated type; convert the values that stand for one (see ``_coerce``) in place."""
+    hints = typing.get_type_hints(type(config))
+    for f in fields(config):
+        value = getattr(config, f.name)
+        try:
+            object.__setattr__(config, f.name, _coerce(hints[f.name], value))
+        except TypeError as e:
+            hint = hints[f.name]
+            optional = typing.get_origin(hint) is typing.Union or isinstance(hint, types.UnionType)
+            hint = next(a for a in typing.get_args(hint) if a is not type(None)) if optional else hint
+            _check(False, _flag(f.name), f"must be {_kind(hint)}, not {e}", repr(value))
 
 
 def check_choices(config: Any) -> None:
@@ -196,7 +265,8 @@ def _check_weights(config: Any, names: tuple[str, ...]) -> None:
 
 def _check(ok: bool, option: str, problem: str, value: object) -> None:
     if not ok:
-        raise BrushworkError(f"{option} {value}: {problem}".replace(" :", ":"))
+        shown = ",".join(map(str, value)) if isinstance(value, tuple) else value  # as the option is written
+        raise BrushworkError(f"{option} {shown}: {problem}".replace(" :", ":"))
 
 
 @dataclass(frozen=True)
@@ -235,6 +305,7 @@ class AudioConfig:
     device: str = _opt("auto", "auto, cpu, cuda, cuda:N or mps")
 
     def __post_init__(self) -> None:
+        check_types(self)
         _check(4000 <= self.sample_rate <= 192_000, "--sample-rate", "must be 4000 to 192000 Hz", self.sample_rate)
         _check(16 <= self.n_fft <= 16384, "--n-fft", "must be 16 to 16384", self.n_fft)
         _check(1 <= self.hop_length <= self.n_fft, "--hop-length", f"must be 1 to --n-fft ({self.n_fft})",

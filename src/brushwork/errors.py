@@ -1,5 +1,8 @@
 """The one exception type that the CLI turns into a one-line message and exit status 2."""
 
+#: The exit status after Ctrl-C (128 + SIGINT, as shells report it).
+INTERRUPTED = 130
+
 
 class BrushworkError(Exception):
     """A problem with the user's input or environment, stated in one line.

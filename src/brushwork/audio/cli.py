@@ -16,12 +16,13 @@ from typing import Any
 from tqdm import tqdm
 
 from brushwork.audio.api import stylize_audio, synthesize_texture
-from brushwork.audio.io import check_audio_output, save_audio
+from brushwork.audio.io import OUTPUT_FORMATS, save_audio
 from brushwork.config import AudioConfig
+from brushwork.errors import INTERRUPTED
+from brushwork.outputs import OVERWRITE_HELP, check_output_file
 from brushwork.transfer import Progress
 
 AUDIO_COMMANDS = ("audio", "texture")
-INTERRUPTED = 130
 
 
 def add_audio_commands(commands: Any, add_options: Callable[..., None]) -> None:
@@ -36,13 +37,16 @@ def add_audio_commands(commands: Any, add_options: Callable[..., None]) -> None:
     for parser, skip in ((run, ("duration",)), (texture, ("content_weight", "init"))):
         parser.add_argument("-o", "--output", type=Path, required=True, help="output sound; .wav or .flac")
         parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+        parser.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
         add_options(parser, AudioConfig, "audio settings", skip)
 
 
 def run_audio(args: argparse.Namespace) -> int:
     """Run ``brushwork audio`` or ``brushwork texture``; returns the exit status."""
     config = AudioConfig(**{f.name: getattr(args, f.name, f.default) for f in fields(AudioConfig)})
-    check_audio_output(args.output)  # fail now, not after minutes of work
+    inputs = [("content", args.content)] if args.command == "audio" else []
+    check_output_file(args.output, "-o", inputs + [("style", args.style)], args.overwrite,
+                      tuple(OUTPUT_FORMATS))  # fail now, not after minutes of work
     bars: list[tqdm] = []  # opened at the first step, when the number of chunks is known and the inputs passed
 
     def progress(p: Progress) -> None:

@@ -23,6 +23,7 @@ from brushwork.feedforward.model_file import StyleNetwork, load_style_network
 from brushwork.feedforward.network import pad_to_multiple
 from brushwork.hardware import resolve_device
 from brushwork.image import OUTPUT_FORMATS, ImageSource, load_image, resize_long_side, save_image, to_pil
+from brushwork.outputs import check_not_inputs, check_output_file, check_writable_folder
 
 Engine = Callable[[torch.Tensor], torch.Tensor]
 #: Suffixes taken as images inside an input folder; other files there are left alone.
@@ -135,11 +136,18 @@ def _batches(pairs: Sequence[tuple[Path, Path]], config: ApplyConfig, failed: li
 
 def stylize_files(model: Path, inputs: Sequence[Path], output: Path, config: ApplyConfig,
                   on_done: Callable[[Path, Path], None] | None = None) -> tuple[int, int, list[str]]:
-    """Stylise image files and folders into ``output`` (see :func:`plan_outputs`); existing outputs are
-    skipped unless ``config.overwrite``, and inputs that cannot be read are passed over, so that one bad
+    """Stylise image files and folders into ``output`` (see :func:`plan_outputs`); existing outputs in a
+    folder are skipped unless ``config.overwrite``, a single existing output file is an error before any
+    work, no output may be an input (checked first), and inputs that cannot be read are passed over, so that one bad
     file does not stop a batch job. Calls ``on_done(input, output)`` after each image; returns
     (written, skipped, one-line errors of the inputs passed over)."""
     pairs = plan_outputs([Path(p) for p in inputs], Path(output))
+    sources = [("model", model), *(("input", source) for source, _ in pairs)]
+    if pairs and pairs[0][1] == Path(output):  # one image file: it must not exist unless --overwrite
+        check_output_file(output, "-o", sources, config.overwrite, tuple(OUTPUT_FORMATS))
+    else:
+        check_writable_folder(output, "-o")
+        check_not_inputs([dest for _, dest in pairs], "-o", sources)
     todo = [(s, d) for s, d in pairs if config.overwrite or not d.exists()]
     engine, meta = open_engine(model, config)
     stamp = {"model": Path(model).name, "style": str(meta.get("style", "?")), "strength": str(config.strength),

@@ -16,12 +16,13 @@ from typing import Any
 
 from tqdm import tqdm
 
+from brushwork.errors import INTERRUPTED
 from brushwork.feedforward.apply import stylize_files
 from brushwork.feedforward.config import ApplyConfig, TrainConfig
-from brushwork.feedforward.trainer import TrainProgress, train_style_network
+from brushwork.feedforward.trainer import CHECKPOINT, TrainProgress, train_style_network, work_folder
+from brushwork.outputs import OVERWRITE_HELP
 
 FEEDFORWARD_COMMANDS = ("train", "apply", "export")
-INTERRUPTED = 130
 
 
 def add_feedforward_commands(commands: Any, add_config_options: Callable[..., None]) -> None:
@@ -34,6 +35,7 @@ def add_feedforward_commands(commands: Any, add_config_options: Callable[..., No
     train.add_argument("--work-dir", type=Path, default=None,
                        help="folder for the checkpoint, previews and loss curves (default: MODEL-train)")
     train.add_argument("--resume", action="store_true", help="continue the run whose checkpoint is in --work-dir")
+    train.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
     train.add_argument("-q", "--quiet", action="store_true", help="no progress bar or notes")
     add_config_options(train, TrainConfig, "training settings")
     train.set_defaults(handler=_train)
@@ -50,6 +52,7 @@ def add_feedforward_commands(commands: Any, add_config_options: Callable[..., No
     export = commands.add_parser("export", help="export a trained network to ONNX (dynamic height and width)")
     export.add_argument("model", type=Path, help="a model file from `brushwork train`")
     export.add_argument("output", type=Path, help="the ONNX file to write (.onnx)")
+    export.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
     export.set_defaults(handler=_export)
 
 
@@ -83,11 +86,13 @@ def _train(args: argparse.Namespace) -> int:
 
     try:
         path = train_style_network(args.style, args.data, args.output, config, work_dir=args.work_dir,
-                                   resume=args.resume, callbacks=[progress],
+                                   resume=args.resume, callbacks=[progress], overwrite=args.overwrite,
                                    log=(lambda line: tqdm.write(line, file=sys.stderr)) if talk else None)
     except KeyboardInterrupt:
         bar.close()
-        print("brushwork: interrupted; continue from the last checkpoint with --resume", file=sys.stderr)
+        kept = work_folder(args.output, args.work_dir) / CHECKPOINT
+        hint = f"continue from {kept} with --resume" if kept.is_file() else "no checkpoint written yet"
+        print(f"brushwork: interrupted; {hint}", file=sys.stderr)
         return INTERRUPTED
     finally:
         bar.close()
@@ -121,6 +126,6 @@ def _apply(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     from brushwork.feedforward.onnx_export import export_onnx  # onnx is an extra: import it only here
 
-    export_onnx(args.model, args.output)
+    export_onnx(args.model, args.output, overwrite=args.overwrite)
     print(f"wrote {args.output}", file=sys.stderr)
     return 0

@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Literal
 
-from brushwork.config import StyleConfig, _check, _check_weights, _opt, check_choices
+from brushwork.config import StyleConfig, _check, _check_weights, _opt, check_choices, check_types
+from brushwork.outputs import OVERWRITE_HELP
 
 #: Settings that ``--resume`` may change: they say how long and where to run, not what is learned.
 RUN_SETTINGS = frozenset({"steps", "epochs", "time_limit", "checkpoint_every", "validation_count", "amp",
@@ -58,6 +59,7 @@ class TrainConfig:
     max_pixels: int = _opt(StyleConfig.max_pixels, "skip photos with more pixels than this")
 
     def __post_init__(self) -> None:
+        check_types(self)
         _check(1 <= self.steps <= 10_000_000, "--steps", "must be 1 to 10000000", self.steps)
         _check(self.epochs is None or self.epochs >= 1, "--epochs", "must be 1 or more", self.epochs)
         _check(self.time_limit is None or self.time_limit > 0, "--time-limit", "must be positive", self.time_limit)
@@ -93,11 +95,12 @@ class ApplyConfig:
     batch_size: int = _opt(4, "images of equal size run through the network together")
     engine: Literal["torch", "onnx"] = _opt("torch", "torch runs a .safetensors model, onnx an exported "
                                             ".onnx model with onnxruntime", choices=("torch", "onnx"))
-    overwrite: bool = _opt(False, "replace existing outputs (default: skip them)")
+    overwrite: bool = _opt(False, OVERWRITE_HELP)
     device: str = _opt("auto", "auto, cpu, cuda, cuda:N or mps (the torch engine)")
     max_pixels: int = _opt(StyleConfig.max_pixels, "refuse input images with more pixels than this")
 
     def __post_init__(self) -> None:
+        check_types(self)
         _check(0 <= self.strength <= 1, "--strength", "must be 0 to 1", self.strength)
         _check(self.size is None or 16 <= self.size <= 16384, "--size", "must be 16 to 16384 px", self.size)
         _check(self.batch_size >= 1, "--batch-size", "must be 1 or more", self.batch_size)
