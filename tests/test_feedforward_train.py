@@ -13,13 +13,14 @@ from safetensors.torch import load_file
 
 from brushwork.errors import BrushworkError
 from brushwork.feedforward.config import TrainConfig
-from brushwork.feedforward.trainer import TrainProgress, train_style_network
+from brushwork.feedforward.trainer import train_style_network
+from brushwork.progress import ProgressEvent
 from brushwork.nets.vgg import Backbone
 
 
 def _train(photo_dir: Path, style_file: Path, backbone: Backbone, output: Path, **options: object
-           ) -> list[TrainProgress]:
-    seen: list[TrainProgress] = []
+           ) -> list[ProgressEvent]:
+    seen: list[ProgressEvent] = []
     train_style_network(style_file, photo_dir, output, backbone=backbone, callbacks=[seen.append],
                         **{**TINY, **options})
     return seen

@@ -14,7 +14,8 @@ from brushwork.colour import rgb_to_yiq
 from brushwork.config import StyleConfig
 from brushwork.errors import BrushworkError
 from brushwork.nets.vgg import Backbone
-from brushwork.transfer import Progress, paint
+from brushwork.progress import ProgressEvent
+from brushwork.transfer import paint
 
 
 def _texture(colour: tuple[float, float, float], seed: int, size: int = 48) -> torch.Tensor:
@@ -43,11 +44,11 @@ def test_scales_can_be_set() -> None:
 
 
 def test_coarse_to_fine_reports_every_scale_and_ends_at_the_size(tiny_backbone: Backbone) -> None:
-    seen: list[Progress] = []
+    seen: list[ProgressEvent] = []
     config = StyleConfig(size=64, scale_iterations=(4, 3), style_weight=1e4)
     result = paint(tiny_backbone, CONTENT, [RED], config, callbacks=[seen.append])
     assert result.shape == (1, 3, 48, 64)
-    assert [p.iteration for p in seen] == list(range(1, 8)) and {p.iterations for p in seen} == {7}
+    assert [p.step for p in seen] == list(range(1, 8)) and {p.total for p in seen} == {7}
     assert [p.size for p in seen] == [32] * 4 + [64] * 3
 
 

@@ -8,7 +8,9 @@ import torch
 from brushwork.config import PATIENCE, StyleConfig
 from brushwork.errors import BrushworkError
 from brushwork.nets.vgg import Backbone
-from brushwork.transfer import Objective, Progress, converged, initial_image, optimise
+from brushwork.optim import converged, optimise
+from brushwork.progress import ProgressEvent
+from brushwork.transfer import Objective, initial_image
 
 
 def _images(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -18,10 +20,10 @@ def _images(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     return content, style
 
 
-def _run(backbone: Backbone, **options) -> tuple[torch.Tensor, list[Progress]]:
+def _run(backbone: Backbone, **options) -> tuple[torch.Tensor, list[ProgressEvent]]:
     config = StyleConfig(**{"iterations": 15, **options})
     content, style = _images()
-    seen: list[Progress] = []
+    seen: list[ProgressEvent] = []
     start = initial_image(content, style, config.init, config.seed)
     result = optimise(Objective(backbone, content, [style], config), start, config, [seen.append],
                       tolerance=config.tolerance)
@@ -39,9 +41,9 @@ def test_objective_reports_each_term_by_name(tiny_backbone: Backbone) -> None:
 @pytest.mark.parametrize("optimizer", ["lbfgs", "adam"])
 def test_total_loss_falls_and_pixels_stay_in_range(tiny_backbone: Backbone, optimizer: str) -> None:
     result, seen = _run(tiny_backbone, optimizer=optimizer, learning_rate=0.05)
-    assert [p.iteration for p in seen] == list(range(1, 16))
+    assert [p.step for p in seen] == list(range(1, 16))
     assert seen[-1].losses["total"] < 0.5 * seen[0].losses["total"]
-    assert all(0.0 <= p.image.min() and p.image.max() <= 1.0 for p in seen)
+    assert all(0.0 <= p.preview().min() and p.preview().max() <= 1.0 for p in seen)
     assert result.shape == (1, 3, 48, 64)
 
 
