@@ -77,7 +77,7 @@ def test_zero_style_weight_keeps_the_content(tiny_backbone: Backbone) -> None:
 
 def test_unknown_layer_names_the_option(tiny_backbone: Backbone) -> None:
     content, style = _images()
-    with pytest.raises(BrushworkError, match="--content-layers: unknown layer 'relu9_9'"):
+    with pytest.raises(BrushworkError, match="^content_layers: unknown layer 'relu9_9'"):
         Objective(tiny_backbone, content, [style], StyleConfig(content_layers=("relu9_9",)))
 
 

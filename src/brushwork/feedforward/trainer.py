@@ -47,8 +47,8 @@ CHECKPOINT = "checkpoint.pt"
 class BatchObjective(nn.Module):
     """α·content + β·style + γ·TV of a batch of outputs [B,3,S,S] against their photos and one style.
 
-    The normalisation is that of ``transfer.Objective`` (see losses.py), applied per batch: content
-    by the squared norm of the batch's own targets, each style layer by its target Gram's mean square,
+    The normalisation is that of ``transfer.Objective`` (see losses.py), applied per photo: content
+    by the squared norm of each photo's own target, each style layer by its target Gram's mean square,
     averaged over the batch; layer weights equal and summing to one.
     """
 
@@ -214,6 +214,14 @@ def train_style_network(
             if final:
                 save_style_network(net, output, {**meta, "steps_trained": step})
 
+        def agreed(flag: bool) -> bool:
+            """``flag`` on any process; every process must stop at the same step, or the others wait forever."""
+            if world == 1:
+                return flag
+            flags = torch.tensor([float(flag)], device=device)
+            dist.all_reduce(flags, op=dist.ReduceOp.MAX)
+            return bool(flags.item())
+
         def preview() -> torch.Tensor:
             with torch.no_grad():
                 return run_padded(net, validation_rgb[0].to(device)).float()
@@ -221,6 +229,7 @@ def train_style_network(
         callbacks = list(callbacks)
         clock = Clock(steps - step)
         stop = False
+        written_at = step if resume else -1
         if step >= steps:  # a resume of a finished run: nothing to train, the files are written again
             write_outputs(final=True)
         while step < steps and not stop:
@@ -234,6 +243,10 @@ def train_style_network(
                                 drop_last=True, pin_memory=device.type == "cuda",
                                 generator=torch.Generator().manual_seed(config.seed))
             for photos in loader:
+                if agreed(cancel is not None and cancel.cancelled):
+                    if step > 0 and written_at != step:
+                        write_outputs(final=False)
+                    raise Cancelled(step, checkpoint=checkpoint_path if step > 0 else None)
                 photos = photos.to(device, non_blocking=True)
                 with torch.autocast(device.type, dtype=dtype, enabled=amp):
                     terms = objective(model(photos), photos)
@@ -243,24 +256,17 @@ def train_style_network(
                 step += 1
                 history.append({name: float(term.detach()) for name, term in terms.items()})
                 elapsed, eta = clock.advance()
-                out_of_time = config.time_limit is not None and elapsed > 60 * config.time_limit
-                cancelled = cancel is not None and cancel.cancelled
-                if world > 1:  # every process must stop at the same step, or the others wait forever
-                    flags = torch.tensor([float(out_of_time), float(cancelled)], device=device)
-                    dist.all_reduce(flags, op=dist.ReduceOp.MAX)
-                    out_of_time, cancelled = bool(flags[0].item()), bool(flags[1].item())
-                stop = step >= steps or out_of_time
-                written = stop or cancelled or step % config.checkpoint_every == 0
+                stop = step >= steps or agreed(config.time_limit is not None and elapsed > 60 * config.time_limit)
+                written = stop or step % config.checkpoint_every == 0
                 if written:
                     write_outputs(final=stop)
+                    written_at = step
                 if rank == 0:
                     event = ProgressEvent("train", f"epoch {epoch + 1}", step, steps, history[-1], elapsed, eta,
                                           size=config.crop_size, checkpoint=str(checkpoint_path) if written else None,
                                           render=preview if validation_rgb else None)
                     for callback in callbacks:
                         callback(event)
-                if cancelled and not stop:
-                    raise Cancelled(step, checkpoint=checkpoint_path)
                 if stop:
                     break
         if world > 1:
