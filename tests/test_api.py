@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import types
 from dataclasses import fields
 from pathlib import Path
 
@@ -51,5 +52,19 @@ def test_cli_options_are_the_config_fields(capsys: pytest.CaptureFixture) -> Non
     assert all(f"--{f.name.replace('_', '-')}" in shown for f in fields(StyleConfig))
 
 
-def test_public_api() -> None:
-    assert {"stylize", "StyleConfig", "load_backbone", "Progress", "BrushworkError"} <= set(brushwork.__all__)
+def test_public_api_is_exactly_what_the_package_exports() -> None:
+    public = {name for name, value in vars(brushwork).items() if not name.startswith("_") and
+              not isinstance(value, types.ModuleType) and name != "annotations"}
+    assert set(brushwork.__all__) == public, "every public name is in __all__, and every name in it exists"
+    assert len(brushwork.__all__) == len(set(brushwork.__all__))
+
+
+def test_a_shared_backbone_is_not_moved(tiny_backbone: Backbone, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A backbone on another device than the run's is copied there, so other jobs using it are undisturbed.
+    monkeypatch.setattr("brushwork.api.resolve_device", lambda name: torch.device("meta"))
+    moved: list[Backbone] = []
+    monkeypatch.setattr("brushwork.api.paint", lambda net, *args, **kwargs: moved.append(net) or torch.zeros(1, 3, 24, 32))
+    photo = np.zeros((24, 32, 3), np.uint8)
+    brushwork.stylize(photo, photo, size=32, iterations=1, backbone=tiny_backbone)
+    assert moved[0] is not tiny_backbone and moved[0].device.type == "meta"
+    assert tiny_backbone.device.type == "cpu"

@@ -84,6 +84,18 @@ def test_other_starts_and_optimisers_keep_the_length(options: dict) -> None:
     assert out.samples.shape == (1, 8000) and np.isfinite(out.samples).all()
 
 
+def test_the_start_is_the_contents_spectrogram_or_noise() -> None:
+    content, style = _spec(melody()), _spec(bursts())
+    results, first = {}, {}
+    for init in ("content", "noise"):
+        seen = []
+        results[init] = synthesise(style, fast_config(iterations=1, init=init), content, callbacks=[seen.append])
+        first[init] = seen[0].losses["content"]
+    # One L-BFGS step moves little: from the content it is still the content, from noise still noise.
+    assert first["content"] < first["noise"] / 10
+    assert (results["content"] - content).abs().mean() < (results["noise"] - content).abs().mean() / 10
+
+
 def test_equal_seeds_give_equal_results() -> None:
     config = fast_config(iterations=5, griffin_lim_iterations=5)
     a = stylize_audio(sound(melody(0.5)), sound(chord(0.5)), config)

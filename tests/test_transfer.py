@@ -53,13 +53,31 @@ def test_style_loss_falls_tenfold_from_the_content(tiny_backbone: Backbone) -> N
     assert seen[-1].losses["style"] < seen[0].losses["style"] / 10
 
 
-@pytest.mark.parametrize("init", ["content", "noise", "style"])
-def test_initial_images(init: str) -> None:
+def test_content_start_is_the_content() -> None:
     content, style = _images()
-    start = initial_image(content, style, init, seed=3)
-    assert start.shape == content.shape and 0 <= start.min() and start.max() <= 1
-    if init == "content":
-        assert torch.equal(start, content)
+    assert torch.equal(initial_image(content, style, "content", seed=3), content)
+
+
+def test_noise_start_is_seeded_uniform_noise_unrelated_to_the_content() -> None:
+    content, style = _images()
+    start = initial_image(content, style, "noise", seed=3)
+    assert start.shape == content.shape
+    assert torch.equal(start, initial_image(content, style, "noise", seed=3))
+    assert not torch.equal(start, initial_image(content, style, "noise", seed=4))
+    assert torch.equal(start, initial_image(torch.zeros_like(content), style, "noise", seed=3)), \
+        "only the content's shape matters"
+    assert float(start.mean()) == pytest.approx(0.5, abs=0.02) and float(start.std()) == pytest.approx(12**-0.5, abs=0.02)
+    assert abs(float(torch.corrcoef(torch.stack([start.flatten(), content.flatten()]))[0, 1])) < 0.05
+
+
+def test_style_start_is_the_style_resized_to_the_content() -> None:
+    content, _ = _images()
+    flat = torch.tensor([0.2, 0.5, 0.8]).view(1, 3, 1, 1).expand(1, 3, 30, 30)
+    assert torch.allclose(initial_image(content, flat, "style", seed=0), flat[..., :1, :1].expand_as(content))
+    halves = torch.cat([torch.zeros(1, 3, 40, 20), torch.ones(1, 3, 40, 20)], dim=-1)  # dark left, light right
+    start = initial_image(content, halves, "style", seed=0)
+    assert start.shape == content.shape
+    assert float(start[..., :28].mean()) < 0.05 and float(start[..., 36:].mean()) > 0.95
 
 
 def test_same_seed_same_result_other_seed_other_result(tiny_backbone: Backbone) -> None:
