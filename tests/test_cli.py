@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import os
+import argparse
 import re
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +13,9 @@ import pytest
 from PIL import Image
 
 from brushwork.cli import build_parser, main
+from brushwork.cli.runner import run_command
 from brushwork.config import QUALITY_PRESETS
+from brushwork.progress import CancelToken
 from brushwork.recording import settings_from
 
 
@@ -211,3 +211,11 @@ def test_every_help_line_shows_its_default_once_and_every_command_has_o_and_q() 
     choices = {n: next(a.choices for a in p._actions if a.dest == "preserve_colors") for n, p in
                (("stylize", stylize), ("apply", apply))}
     assert choices["stylize"] == choices["apply"] == ("none", "luminance", "histogram")
+
+
+def test_ctrl_c_in_a_command_without_steps_ends_in_one_line(capsys) -> None:
+    def export(args: argparse.Namespace, cancel: CancelToken) -> int:  # as `brushwork export` meets Ctrl-C
+        raise KeyboardInterrupt
+
+    assert run_command(export, argparse.Namespace(), cancellable=False) == 130
+    assert capsys.readouterr().err == "brushwork: interrupted; nothing written\n"

@@ -27,7 +27,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler
 
-from brushwork.errors import BrushworkError, SettingError
+from brushwork.errors import SettingError
 from brushwork.feedforward.apply import run_padded
 from brushwork.feedforward.config import RUN_SETTINGS, TrainConfig
 from brushwork.feedforward.data import CropDataset, scan_photos
