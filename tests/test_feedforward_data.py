@@ -8,7 +8,7 @@ import pytest
 import torch
 from feedforward_fixtures import make_photo, photo_dir  # noqa: F401  (a fixture)
 
-from brushwork.errors import BrushworkError, SettingError
+from brushwork.errors import SettingError
 from brushwork.feedforward.data import CropDataset, scan_photos
 
 
