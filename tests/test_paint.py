@@ -39,7 +39,7 @@ def test_scales_start_at_300_px_or_less(size: int, expected: list[tuple[int, int
 def test_scales_can_be_set() -> None:
     assert StyleConfig(size=1024, scales=2).plan_scales() == [(512, 200), (1024, 150)]
     assert StyleConfig(size=400, scale_iterations=(30, 20, 10)).plan_scales() == [(100, 30), (200, 20), (400, 10)]
-    with pytest.raises(BrushworkError, match="--scale-iterations .*one count per scale \\(2\\)"):
+    with pytest.raises(BrushworkError, match="^scale_iterations .*one count per scale \\(2\\)"):
         StyleConfig(scales=2, scale_iterations=(1, 2, 3))
 
 
@@ -61,7 +61,7 @@ def test_blend_10_0_equals_the_single_style(tiny_backbone: Backbone) -> None:
 
 
 def test_blend_weights_must_match_the_styles() -> None:
-    with pytest.raises(BrushworkError, match="--style-blend 3.0,7.0: needs one value per style image \\(3\\)"):
+    with pytest.raises(BrushworkError, match="^style_blend 3.0,7.0: needs one value per style image \\(3\\)"):
         StyleConfig(style_blend=(3.0, 7.0)).check_styles(3)
     assert StyleConfig(style_blend=(3.0, 7.0)).blend_weights(2) == pytest.approx([0.3, 0.7])
 
@@ -82,7 +82,7 @@ def test_style_scale_resizes_the_style(tiny_backbone: Backbone, monkeypatch, sca
 
 def test_style_scale_range() -> None:
     for bad in (0.1, 5.0):
-        with pytest.raises(BrushworkError, match="--style-scale .*0.25 to 4"):
+        with pytest.raises(BrushworkError, match="^style_scale .*0.25 to 4"):
             StyleConfig(style_scale=bad)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import types
 import typing
 from dataclasses import dataclass, field, fields
-from typing import Any, ClassVar, Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 from brushwork.errors import BrushworkError, SettingError
 
@@ -54,28 +54,22 @@ class Settings:
     out take their defaults.
     """
 
-    KIND: ClassVar[str]
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        cls.KIND = cls.__name__
-
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe: str, int, float, bool, None and lists of them."""
         values = {f.name: getattr(self, f.name) for f in fields(self)}  # type: ignore[arg-type]
-        return {"settings": self.KIND, "version": SETTINGS_VERSION,
+        return {"settings": type(self).__name__, "version": SETTINGS_VERSION,
                 **{k: list(v) if isinstance(v, tuple) else v for k, v in values.items()}}
 
     @classmethod
     def from_dict(cls: type[S], data: dict[str, Any]) -> S:
         """The settings that ``to_dict`` wrote (validated as any other)."""
         if not isinstance(data, dict):
-            raise BrushworkError(f"{cls.KIND}: settings must be a JSON object, not {type(data).__name__}")
-        kind, version = data.get("settings", cls.KIND), data.get("version", SETTINGS_VERSION)
-        if kind != cls.KIND:
-            raise BrushworkError(f"settings of {kind}, not of {cls.KIND}")
+            raise BrushworkError(f"{cls.__name__}: settings must be a JSON object, not {type(data).__name__}")
+        kind, version = data.get("settings", cls.__name__), data.get("version", SETTINGS_VERSION)
+        if kind != cls.__name__:
+            raise BrushworkError(f"settings of {kind}, not of {cls.__name__}")
         if not isinstance(version, int) or version > SETTINGS_VERSION:
-            raise BrushworkError(f"{cls.KIND} settings version {version} is newer than this brushwork reads "
+            raise BrushworkError(f"{cls.__name__} settings version {version} is newer than this brushwork reads "
                                  f"({SETTINGS_VERSION}): upgrade brushwork")
         hints = typing.get_type_hints(cls)
         names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
@@ -84,7 +78,7 @@ class Settings:
             if key in ("settings", "version"):
                 continue
             if key not in names:
-                raise SettingError.of(key, "", f"not a setting of {cls.KIND}")
+                raise SettingError.of(key, "", f"not a setting of {cls.__name__}")
             values[key] = _typed(key, value, hints[key])
         return cls(**values)
 
