@@ -50,7 +50,7 @@ def test_train_apply_export(photo_dir: Path, style_file: Path, tiny_checkpoint: 
 
 @pytest.mark.parametrize("argv,says", [
     (["train", "STYLE", "--data", "EMPTY", "-o", "OUT/m.safetensors"], "--data .*empty: no usable photos"),
-    (["train", "STYLE", "--data", "PHOTOS", "-o", "OUT/m.pt"], "a model file needs the suffix .safetensors"),
+    (["train", "STYLE", "--data", "PHOTOS", "-o", "OUT/m.pt"], "unsupported output format '.pt' \\(use .safetensors\\)"),
     (["train", "STYLE", "--data", "PHOTOS", "-o", "OUT/m.safetensors", "--steps", "0"], "--steps 0: must be"),
     (["apply", "OUT/none.safetensors", "PHOTOS", "-o", "OUT/x"], "none.safetensors: model file not found"),
     (["export", "STYLE", "-o", "OUT/m.onnx"], "stripes.png: not a safetensors file"),

@@ -47,7 +47,7 @@ def test_apply_with_either_engine_writes_the_same_images(tiny_model: Path, onnx_
 
 
 def test_bad_files(tiny_model: Path, tmp_path: Path) -> None:
-    with pytest.raises(BrushworkError, match="needs the suffix .onnx"):
+    with pytest.raises(BrushworkError, match="unsupported output format '.bin'"):
         export_onnx(tiny_model, tmp_path / "m.bin")
     junk = tmp_path / "junk.onnx"
     junk.write_bytes(b"junk")

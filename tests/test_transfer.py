@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from brushwork.config import PATIENCE, StyleConfig
+from brushwork.config import PATIENCE, SPIKE_STEPS, StyleConfig
 from brushwork.errors import BrushworkError
 from brushwork.nets.vgg import Backbone
 from brushwork.optim import converged, optimise
@@ -123,3 +123,55 @@ def test_bfloat16_objective_agrees_with_float32(tiny_backbone: Backbone) -> None
     for name in ("content", "style", "total"):
         assert float(terms["bfloat16"][name]) == pytest.approx(float(terms["float32"][name]), rel=0.05)
     assert all(t.dtype == torch.float32 for t in terms["bfloat16"].values())
+
+
+class _Bowl:
+    """A smooth objective, ½|x - 0.3|², whose evaluations ``bad`` (counted from 1) are pushed up by
+    ``jump``: what an overshooting L-BFGS step looks like to the loop."""
+
+    def __init__(self, bad: range, jump: float) -> None:
+        self.bad, self.jump, self.calls, self.seen = bad, jump, 0, []
+
+    def __call__(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
+        self.calls += 1
+        total = 0.5 * (image - 0.3).pow(2).sum()
+        if self.calls in self.bad:
+            total = total + self.jump * total.detach()
+        self.seen.append(float(total))
+        return {"total": total}
+
+
+def test_a_spike_is_not_taken_for_convergence() -> None:
+    """The loss 25 steps before a spike is below the spike: the old rule read that as convergence."""
+    bowl = _Bowl(range(40, 41), jump=1e6)
+    start = torch.rand(1, 3, 8, 8, generator=torch.Generator().manual_seed(0))
+    seen: list[ProgressEvent] = []
+    config = StyleConfig(optimizer="adam", learning_rate=0.002)  # slow and steady: no convergence
+    optimise(bowl, start, config, [seen.append], iterations=80, tolerance=1e-3)
+    assert bowl.seen[39] > 100 * bowl.seen[38], "the spike happened"
+    assert len(seen) == 80
+
+
+def test_a_diverging_run_goes_back_to_its_best_iterate() -> None:
+    bowl = _Bowl(range(20, 20 + SPIKE_STEPS), jump=10.0)  # evaluations 20-24 far above the best (19th)
+    start = torch.rand(1, 3, 8, 8, generator=torch.Generator().manual_seed(0))
+    config = StyleConfig(optimizer="adam", learning_rate=0.002)
+    images: list[torch.Tensor] = []
+    before = start.clone()
+    result = optimise(bowl, start, config, [lambda p: images.append(p.preview())], iterations=40)
+    step_of_the_best = 18  # evaluation k sees the image after step k-1; images[i] is after step i+1
+    assert torch.equal(images[19 + SPIKE_STEPS - 1], images[step_of_the_best - 1]), "back to the best"
+    assert not torch.equal(images[19 + SPIKE_STEPS - 2], images[step_of_the_best - 1]), "not before"
+    assert float(0.5 * (result - 0.3).pow(2).sum()) == pytest.approx(min(bowl.seen), rel=1e-6)
+    assert torch.equal(start, before)
+
+
+def test_the_result_is_the_best_iterate_evaluated(tiny_backbone: Backbone) -> None:
+    content, style = _images()
+    config = StyleConfig(iterations=30)
+    objective = Objective(tiny_backbone, content, [style], config)
+    seen: list[ProgressEvent] = []
+    result = optimise(objective, content, config, [seen.append])
+    with torch.no_grad():
+        final = float(objective(result)["total"])
+    assert final <= min(p.losses["total"] for p in seen) * (1 + 1e-5)

@@ -8,6 +8,8 @@ raises a :class:`SettingError` naming the field (``size 0: must be 32 to 8192 px
 
 from __future__ import annotations
 
+import numbers
+import os
 import types
 import typing
 from dataclasses import dataclass, field, fields
@@ -33,6 +35,9 @@ FULL_ITERATIONS_UP_TO = 512
 COARSEST_SHARE = 2 / 3
 #: Early stopping looks at the improvement of the total loss over this many iterations.
 PATIENCE = 25
+#: A run whose total loss stays more than SPIKE (a fraction) above its best for SPIKE_STEPS
+#: evaluations in a row is diverging, and goes back to its best iterate (transfer.BestIterate).
+SPIKE, SPIKE_STEPS = 0.1, 5
 #: The start images that ``init`` names; any other value of ``init`` is an image file.
 INIT_KEYWORDS = ("content", "noise", "style")
 #: How stylize and apply keep the content's colours (Gatys, Bethge, Hertzmann, Shechtman 2016).
@@ -50,8 +55,8 @@ class Settings:
 
     ``to_dict()`` holds ``"settings"`` (the class name), ``"version"`` (:data:`SETTINGS_VERSION`)
     and every field, tuples as lists; ``from_dict`` gives back an equal object (tuples as tuples) and
-    refuses another class, a newer version, unknown keys and values of the wrong kind. Keys left
-    out take their defaults.
+    refuses another class, a newer version, unknown keys and values of the wrong kind (``check_types``
+    in each class's ``__post_init__``). Keys left out take their defaults.
     """
 
     def to_dict(self) -> dict[str, Any]:
@@ -71,41 +76,12 @@ class Settings:
         if not isinstance(version, int) or version > SETTINGS_VERSION:
             raise BrushworkError(f"{cls.__name__} settings version {version} is newer than this brushwork reads "
                                  f"({SETTINGS_VERSION}): upgrade brushwork")
-        hints = typing.get_type_hints(cls)
         names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
-        values = {}
-        for key, value in data.items():
-            if key in ("settings", "version"):
-                continue
+        values = {key: value for key, value in data.items() if key not in ("settings", "version")}
+        for key in values:
             if key not in names:
                 raise SettingError.of(key, "", f"not a setting of {cls.__name__}")
-            values[key] = _typed(key, value, hints[key])
-        return cls(**values)
-
-
-def _typed(name: str, value: Any, hint: Any) -> Any:
-    """``value`` from JSON as the field's type ``hint`` wants it, or a SettingError naming ``name``."""
-    options = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
-    if value is None and type(None) in options:
-        return None
-    hint = next(o for o in options if o is not type(None))
-    if typing.get_origin(hint) is tuple:
-        item = typing.get_args(hint)[0]
-        if isinstance(value, (list, tuple)):
-            return tuple(_typed(name, v, item) for v in value)
-    elif typing.get_origin(hint) is Literal or hint is str:
-        if isinstance(value, str):
-            return value
-    elif hint is bool:
-        if isinstance(value, bool):
-            return value
-    elif hint is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-    elif hint is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-    raise SettingError.of(name, repr(value), f"must be {getattr(hint, '__name__', str(hint))}")
+        return cls(**values)  # check_types turns JSON lists back into tuples and refuses other kinds
 
 
 def _opt(default: Any, help: str, **extra: Any) -> Any:
@@ -173,6 +149,7 @@ class StyleConfig(Settings):
     max_pixels: int = _opt(100_000_000, "refuse input images with more pixels than this (decompression bombs)")
 
     def __post_init__(self) -> None:
+        check_types(self)
         _check(MIN_SIZE <= self.size <= MAX_SIZE, "size", f"must be {MIN_SIZE} to {MAX_SIZE} px", self.size)
         _check(1 <= self.iterations <= 100_000, "iterations", "must be 1 to 100000", self.iterations)
         _check(self.scales is None or 1 <= self.scales <= 8, "scales", "must be 1 to 8", self.scales)
@@ -181,6 +158,12 @@ class StyleConfig(Settings):
                    "scale_iterations", "must be 1 to 100000 each", self.scale_iterations)
             _check(self.scales in (None, len(self.scale_iterations)), "scale_iterations",
                    f"needs one count per scale ({self.scales})", self.scale_iterations)
+        # Refused rather than capped: scales below MIN_SIZE px would all be MIN_SIZE px, the same work repeated.
+        most = max(count for count in range(1, 9) if len(set(self._sizes(count))) == count)
+        count = self.scales or len(self.scale_iterations or ())
+        _check(count <= most, "scales" if self.scales else "scale_iterations",
+               f"size {self.size} allows at most {most} distinct scale(s), each half the next and at least "
+               f"{MIN_SIZE} px", count)
         _check(0.25 <= self.style_scale <= 4, "style_scale", "must be 0.25 to 4", self.style_scale)
         if self.style_blend is not None:
             _check(all(w >= 0 for w in self.style_blend) and sum(self.style_blend) > 0, "style_blend",
@@ -211,7 +194,9 @@ class StyleConfig(Settings):
         return {layer: w / total for layer, w in zip(self.style_layers, raw)}
 
     def check_styles(self, count: int) -> None:
-        """Raise a one-line error unless the blend weights and masks match ``count`` style images."""
+        """Raise a one-line error unless there are style images and the blend weights and masks match
+        their ``count``."""
+        _check(count > 0, "style", "needs at least one style image", "")
         for option, values in (("style_blend", self.style_blend), ("style_masks", self.style_masks)):
             _check(values is None or len(values) == count, option,
                    f"needs one value per style image ({count})", ",".join(map(str, values or ())))
@@ -229,7 +214,7 @@ class StyleConfig(Settings):
             count = 1
             while self.size / 2 ** (count - 1) > COARSEST:
                 count += 1
-        sizes = [max(MIN_SIZE, round(self.size / 2 ** (count - 1 - k))) for k in range(count)]
+        sizes = self._sizes(count)
         iterations = list(self.scale_iterations or [])
         if not iterations:
             iterations = [self.iterations]
@@ -238,6 +223,63 @@ class StyleConfig(Settings):
             if count > 1:
                 iterations[0] = max(1, round(iterations[0] * COARSEST_SHARE))
         return list(zip(sizes, iterations))
+
+    def _sizes(self, count: int) -> list[int]:
+        """The long side in px of each of ``count`` scales, coarse to fine, each half the next."""
+        return [max(MIN_SIZE, round(self.size / 2 ** (count - 1 - k))) for k in range(count)]
+
+
+#: A value of each field type, in words: (one, several).
+_KINDS = {bool: ("True or False", "flags"), int: ("a whole number", "whole numbers"), float: ("a number", "numbers"),
+          str: ("text or a path", "texts or paths")}
+
+
+def _kind(hint: Any) -> str:
+    """What a value of the type ``hint`` is, in words."""
+    if typing.get_origin(hint) is tuple:
+        return f"a list of {_KINDS[typing.get_args(hint)[0]][1]}"
+    return _KINDS[hint][0]
+
+
+def _coerce(hint: Any, value: Any) -> Any:
+    """``value`` as the type ``hint`` (int, float, str, bool, Literal, tuple[X, ...] or Optional of
+    one) takes it; raises TypeError for a value of another type. A path becomes text; a single value
+    where a tuple is expected becomes a 1-tuple, so that ``style_masks="mask.png"`` is one mask."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is typing.Union or isinstance(hint, types.UnionType):
+        if value is None:
+            return None
+        return _coerce(next(a for a in args if a is not type(None)), value)
+    if origin is Literal:
+        return value  # check_choices names the choices
+    if origin is tuple:
+        items = value if isinstance(value, (list, tuple)) else (value,)
+        return tuple(_coerce(args[0], item) for item in items)
+    if hint is bool and isinstance(value, bool):
+        return value
+    if hint is int and isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return int(value)
+    if hint is float and isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return value if isinstance(value, (int, float)) else float(value)  # an int is a float (PEP 484)
+    if hint is str and isinstance(value, (str, os.PathLike)):
+        return os.fspath(value)
+    raise TypeError(type(value).__name__)
+
+
+def check_types(config: Any) -> None:
+    """Raise a one-line error for a field of the ``config`` dataclass whose value is not of its
+    annotated type; convert the values that stand for one (see ``_coerce``) in place."""
+    hints = typing.get_type_hints(type(config))
+    for f in fields(config):
+        value = getattr(config, f.name)
+        try:
+            object.__setattr__(config, f.name, _coerce(hints[f.name], value))
+        except TypeError as e:
+            hint = hints[f.name]
+            optional = typing.get_origin(hint) is typing.Union or isinstance(hint, types.UnionType)
+            hint = next(a for a in typing.get_args(hint) if a is not type(None)) if optional else hint
+            _check(False, f.name, f"must be {_kind(hint)}, not {e}", repr(value))
+
 
 def check_choices(config: Any) -> None:
     """Raise a one-line error for a field of the ``config`` dataclass whose value is not one of its
@@ -260,4 +302,5 @@ def _check_weights(config: Any, names: tuple[str, ...]) -> None:
 def _check(ok: bool, name: str, problem: str, value: object) -> None:
     """Raise a SettingError ``"{name} {value}: {problem}"`` unless ``ok``."""
     if not ok:
-        raise SettingError.of(name, value, problem)
+        shown = ",".join(map(str, value)) if isinstance(value, tuple) else value  # as the option is written
+        raise SettingError.of(name, shown, problem)

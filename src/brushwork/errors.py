@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+#: The exit status after Ctrl-C (128 + SIGINT, as shells report it).
+INTERRUPTED = 130
+
 
 class BrushworkError(Exception):
     """A problem with the user's input or environment, stated in one line.

@@ -100,7 +100,7 @@ def _split(x: torch.Tensor, name: str, max_pixels: int) -> tuple[torch.Tensor, t
     _check_size(width, height, max_pixels, name)
     if not bool(torch.isfinite(x).all()):
         raise BrushworkError(f"{name}: contains NaN or infinite values")
-    x = x.clamp(0, 1)
+    x = x.clamp(0, 1)  # files: 32-bit and float TIFFs may overshoot a little (arrays are refused instead)
     colour, alpha = (x[:-1], x[-1:]) if channels in (2, 4) else (x, None)
     colour = colour.expand(3, -1, -1)  # grey -> three equal channels; no-op for RGB
     if alpha is not None and bool((alpha == 1).all()):
@@ -108,6 +108,16 @@ def _split(x: torch.Tensor, name: str, max_pixels: int) -> tuple[torch.Tensor, t
     if alpha is not None:
         colour = colour * alpha + (1 - alpha)  # composite over white
     return colour.unsqueeze(0).contiguous(), None if alpha is None else alpha.unsqueeze(0).contiguous()
+
+
+def _check_range(x: torch.Tensor, name: str) -> torch.Tensor:
+    """``x`` itself, unless its finite values leave [0, 1]: float pixels given in memory are most often
+    0-255 by mistake, which clamping would turn white without a word."""
+    finite = x[torch.isfinite(x)]
+    if finite.numel() and (float(finite.min()) < 0 or float(finite.max()) > 1):
+        raise BrushworkError(f"{name}: float values must be in [0, 1], found {float(finite.min()):.4g} to "
+                             f"{float(finite.max()):.4g} (divide 0-255 values by 255, or pass uint8)")
+    return x
 
 
 def _array_to_chw(arr: np.ndarray, name: str) -> torch.Tensor:
@@ -176,7 +186,8 @@ def load_image(
         if isinstance(source, Image.Image):
             return _split(_pil_to_chw(source, name, max_pixels), name, max_pixels)
     if isinstance(source, np.ndarray):
-        return _split(_array_to_chw(source, name), name, max_pixels)
+        x = _array_to_chw(source, name)
+        return _split(_check_range(x, name) if source.dtype.kind == "f" else x, name, max_pixels)
     if isinstance(source, torch.Tensor):
         x = source.detach().cpu()
         x = x[0] if x.dim() == 4 and x.shape[0] == 1 else x
@@ -184,7 +195,7 @@ def load_image(
             raise BrushworkError(
                 f"{name}: expected a float tensor [C,H,W] or [1,C,H,W], got {x.dtype} {list(source.shape)}"
             )
-        return _split(x.float(), name, max_pixels)
+        return _split(_check_range(x.float(), name), name, max_pixels)
     raise BrushworkError(f"{name}: unsupported image source of type {type(source).__name__}")
 
 
@@ -268,13 +279,19 @@ def check_writable(path: PathLike) -> Path:
         raise BrushworkError(f"{path}: directory {parent} does not exist")
     if not parent.is_dir():
         raise BrushworkError(f"{path}: {parent} is not a directory")
+    probe_folder(parent, str(path))
+    return path
+
+
+def probe_folder(folder: Path, named: str) -> None:
+    """Create and remove a file in ``folder``: a one-line error starting with ``named`` unless files can
+    be written there (``os.access`` says yes to root)."""
     try:
-        fd, probe = tempfile.mkstemp(dir=parent, prefix=".brushwork-probe-")
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".brushwork-probe-")
         os.close(fd)
         os.remove(probe)
     except OSError as e:
-        raise BrushworkError(f"{path}: directory {parent} is not writable ({one_line(e)})") from e
-    return path
+        raise BrushworkError(f"{named}: folder {folder} is not writable ({one_line(e)})") from e
 
 
 def write_atomically(path: Path, write: Callable[[Path], None]) -> None:

@@ -58,24 +58,36 @@ def settings_from(path: PathLike, kind: type[S] = StyleConfig) -> tuple[S, dict[
 
 class Snapshots:
     """A progress consumer that saves the current image every ``every`` steps as
-    ``{stem}_iter{step:05d}{suffix}`` in ``folder`` (the names of ``output``), with ``metadata``."""
+    ``{stem}_iter{step:05d}{suffix}`` in ``folder`` (the names of ``output``), with ``metadata``.
+
+    A file of that name that this run did not write is replaced only with ``overwrite`` (a front end
+    checks the planned names before the run: ``outputs.check_series``)."""
 
     def __init__(self, output: Path, every: int, folder: Path | None = None,
-                 metadata: dict[str, str] | None = None) -> None:
-        self.output, self.every = Path(output), every
+                 metadata: dict[str, str] | None = None, overwrite: bool = False) -> None:
+        self.output, self.every, self.overwrite = Path(output), every, overwrite
         self.folder = Path(folder) if folder is not None else self.output.parent
         self.metadata = metadata or {}
+        self.written: set[Path] = set()
 
     def __call__(self, event: ProgressEvent) -> None:
         if self.every and event.step % self.every == 0:
             image = event.preview()
             if image is not None:
-                self.save(to_pil(image), event.step)
+                self.save(to_pil(image), event.step, replace=self.overwrite)
 
-    def save(self, image: Image.Image, step: int) -> Path:
-        """Save ``image`` as the snapshot of ``step``; returns its path."""
-        path = self.folder / f"{self.output.stem}_iter{step:05d}{self.output.suffix}"
+    def name(self, step: int) -> str:
+        """The file name of the snapshot of ``step``."""
+        return f"{self.output.stem}_iter{step:05d}{self.output.suffix}"
+
+    def save(self, image: Image.Image, step: int, replace: bool = False) -> Path | None:
+        """Save ``image`` as the snapshot of ``step``; returns its path, or None where a file of that
+        name exists that this run did not write, unless ``replace``."""
+        path = self.folder / self.name(step)
+        if (path.exists() or path.is_symlink()) and path not in self.written and not replace:
+            return None
         save_image(image, path, self.metadata)
+        self.written.add(path)
         return path
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from brushwork.config import Settings, _check, _check_weights, _opt, check_choices
+from brushwork.config import Settings, _check, _check_weights, _opt, check_choices, check_types
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,7 @@ class AudioConfig(Settings):
     device: str = _opt("auto", "auto, cpu, cuda, cuda:N or mps")
 
     def __post_init__(self) -> None:
+        check_types(self)
         _check(4000 <= self.sample_rate <= 192_000, "sample_rate", "must be 4000 to 192000 Hz", self.sample_rate)
         _check(16 <= self.n_fft <= 16384, "n_fft", "must be 16 to 16384", self.n_fft)
         _check(1 <= self.hop_length <= self.n_fft, "hop_length", f"must be 1 to n_fft ({self.n_fft})",

@@ -9,9 +9,10 @@ from typing import Any
 
 from brushwork.audio.api import stylize_audio, synthesize_texture
 from brushwork.audio.config import AudioConfig
-from brushwork.audio.io import check_audio_output, save_audio
+from brushwork.audio.io import OUTPUT_FORMATS, save_audio
 from brushwork.cli.options import add_config_options, add_output, config_from
 from brushwork.cli.runner import ProgressBar
+from brushwork.outputs import OVERWRITE_HELP, check_output_file
 from brushwork.progress import CancelToken
 
 
@@ -25,6 +26,7 @@ def add_audio(commands: Any) -> None:
     texture.add_argument("style", type=Path, help="the sound whose texture to take (WAV, FLAC, OGG, MP3)")
     for parser, skip in ((run, ("duration",)), (texture, ("content_weight", "init"))):
         add_output(parser, "output sound; .wav or .flac")
+        parser.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
         add_config_options(parser, AudioConfig, "audio settings", skip)
         parser.set_defaults(handler=run_audio, cancellable=True, hint="")
 
@@ -32,7 +34,9 @@ def add_audio(commands: Any) -> None:
 def run_audio(args: argparse.Namespace, cancel: CancelToken) -> int:
     """Run ``brushwork audio`` or ``brushwork texture``; returns the exit status."""
     config = config_from(args, AudioConfig)
-    check_audio_output(args.output)  # fail now, not after minutes of work
+    inputs = [("content", args.content)] if args.command == "audio" else []
+    check_output_file(args.output, "-o", inputs + [("style", args.style)], args.overwrite,
+                      tuple(OUTPUT_FORMATS))  # fail now, not after minutes of work
     bar = ProgressBar(args.quiet, args.command)
     try:
         if args.command == "audio":

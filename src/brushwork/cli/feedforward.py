@@ -14,6 +14,7 @@ from brushwork.cli.runner import ProgressBar
 from brushwork.feedforward.apply import stylize_files
 from brushwork.feedforward.config import ApplyConfig, TrainConfig
 from brushwork.feedforward.trainer import train_style_network
+from brushwork.outputs import OVERWRITE_HELP
 from brushwork.progress import Cancelled, CancelToken
 
 
@@ -26,6 +27,7 @@ def add_feedforward(commands: Any) -> None:
     train.add_argument("--work-dir", type=Path, default=None,
                        help="folder for the checkpoint, previews and loss curves (default: MODEL-train)")
     train.add_argument("--resume", action="store_true", help="continue the run whose checkpoint is in --work-dir")
+    train.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
     add_config_options(train, TrainConfig, "training settings")
     train.set_defaults(handler=run_train, cancellable=True, hint=" (continue with --resume)")
 
@@ -40,6 +42,7 @@ def add_feedforward(commands: Any) -> None:
     export = commands.add_parser("export", help="export a trained network to ONNX (dynamic height and width)")
     export.add_argument("model", type=Path, help="a model file from `brushwork train`")
     add_output(export, "the ONNX file to write (.onnx)")
+    export.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
     export.set_defaults(handler=run_export, cancellable=False, hint="")
 
 
@@ -50,7 +53,7 @@ def run_train(args: argparse.Namespace, cancel: CancelToken) -> int:
     bar = ProgressBar(not talk, "train", "step")
     try:
         path = train_style_network(args.style, args.data, args.output, config, work_dir=args.work_dir,
-                                   resume=args.resume, callbacks=[bar], cancel=cancel,
+                                   resume=args.resume, overwrite=args.overwrite, callbacks=[bar], cancel=cancel,
                                    log=bar.write if talk else None)
     finally:
         bar.close()
@@ -83,7 +86,7 @@ def run_export(args: argparse.Namespace, cancel: CancelToken) -> int:
     """Run ``brushwork export``; returns the exit status."""
     from brushwork.feedforward.onnx_export import export_onnx  # onnx is an extra: import it only here
 
-    export_onnx(args.model, args.output)
+    export_onnx(args.model, args.output, overwrite=args.overwrite)
     if not args.quiet:
         print(f"wrote {args.output}", file=sys.stderr)
     return 0

@@ -9,6 +9,7 @@ default.
 from __future__ import annotations
 
 import argparse
+import re
 import types
 import typing
 from dataclasses import fields, replace
@@ -21,7 +22,13 @@ FLAGS = {"output": "-o"}
 
 
 class Parser(argparse.ArgumentParser):
-    """An ArgumentParser whose errors are one line, like every other brushwork error."""
+    """An ArgumentParser whose errors are one line, like every other brushwork error, and that takes
+    a negative number list such as ``--style-blend -1,2`` as a value (to be refused by its check), not
+    as an unknown option."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._negative_number_matcher = re.compile(r"^-\.?\d[\d.,eE+-]*$")
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")

@@ -14,10 +14,9 @@ from typing import Any
 from tqdm import tqdm
 
 from brushwork.cli.options import flag
-from brushwork.errors import BrushworkError, SettingError
+from brushwork.errors import INTERRUPTED, BrushworkError, SettingError
 from brushwork.progress import Cancelled, CancelToken, ProgressEvent
 
-INTERRUPTED = 130
 Handler = Callable[[argparse.Namespace, CancelToken], int]
 
 

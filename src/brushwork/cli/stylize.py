@@ -9,12 +9,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from brushwork.api import stylize
+from brushwork.api import stylize, stylize_inputs
 from brushwork.cli.options import add_config_options, add_output, given
 from brushwork.cli.runner import ProgressBar
 from brushwork.config import QUALITY_PRESETS, StyleConfig
-from brushwork.errors import BrushworkError, SettingError
-from brushwork.image import check_output_path, save_image
+from brushwork.errors import BrushworkError
+from brushwork.image import OUTPUT_FORMATS, save_image
+from brushwork.outputs import OVERWRITE_HELP, Input, check_distinct, check_output_file, check_series
 from brushwork.progress import Callback, Cancelled, CancelToken
 from brushwork.recording import GifFrames, Snapshots, provenance, settings_from
 
@@ -34,6 +35,7 @@ def add_stylize(commands: Any) -> None:
     run.add_argument("--style", dest="more_styles", type=Path, action="append", default=[],
                      help="another style image (repeatable), after those given as arguments")
     add_output(run, "output image; .png, .jpg, .webp or .tif")
+    run.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
     run.add_argument("--settings-from", type=Path, default=None, metavar="OUTPUT",
                      help="repeat the run that wrote this output: its settings, and its style images unless "
                      "others are given; options given explicitly win")
@@ -61,29 +63,38 @@ def _config(args: argparse.Namespace) -> tuple[StyleConfig, list[Path]]:
     return config, styles or [Path(style) for style in inputs.get("styles", [])]
 
 
+def _check_outputs(args: argparse.Namespace, snapshots: Snapshots, iterations: int, inputs: list[Input]) -> None:
+    """Fail before any work unless the output, the GIF and every planned snapshot may be written."""
+    if args.snapshot_every < 0:
+        raise BrushworkError(f"--snapshot-every {args.snapshot_every}: must be zero or positive")
+    outputs = [("-o", args.output)] + ([("--gif", args.gif)] if args.gif is not None else [])
+    check_output_file(args.output, "-o", inputs, args.overwrite, tuple(OUTPUT_FORMATS))
+    if args.gif is not None:
+        check_output_file(args.gif, "--gif", inputs, args.overwrite, (".gif",))
+    check_distinct(outputs)
+    if args.snapshot_dir is not None and not args.snapshot_dir.is_dir():
+        raise BrushworkError(f"--snapshot-dir {args.snapshot_dir}: not an existing folder")
+    if args.snapshot_every:
+        names = [snapshots.name(n) for n in range(args.snapshot_every, iterations + 1, args.snapshot_every)]
+        check_series(snapshots.folder, names, "--snapshot-every", inputs, args.overwrite)
+
+
 def run_stylize(args: argparse.Namespace, cancel: CancelToken) -> int:
     """Run ``brushwork stylize``; returns the exit status."""
     config, styles = _config(args)
-    if not styles:
-        raise BrushworkError("stylize needs at least one style image (a second argument or --style)")
     config.check_styles(len(styles))
-    check_output_path(args.output)  # fail now, not after minutes of work
-    if args.snapshot_every < 0:
-        raise SettingError.of("snapshot_every", args.snapshot_every, "must be zero or positive")
-    if args.snapshot_every or args.snapshot_dir is not None:
-        check_output_path((args.snapshot_dir or args.output.parent) / f"probe{args.output.suffix}")
-    if args.gif is not None and (args.gif.suffix.lower() != ".gif" or not args.gif.parent.is_dir()):
-        raise SettingError("gif", f"gif {args.gif}: needs a .gif path in an existing folder")
     metadata = provenance("stylize", config, {"content": str(args.content), "styles": [str(s) for s in styles]})
-    snapshots = Snapshots(args.output, args.snapshot_every, args.snapshot_dir, metadata)
-    gif = GifFrames(sum(iterations for _, iterations in config.plan_scales())) if args.gif is not None else None
+    snapshots = Snapshots(args.output, args.snapshot_every, args.snapshot_dir, metadata, args.overwrite)
+    iterations = sum(iterations for _, iterations in config.plan_scales())
+    _check_outputs(args, snapshots, iterations, stylize_inputs(args.content, styles, config))
+    gif = GifFrames(iterations) if args.gif is not None else None
     bar = ProgressBar(args.quiet, "stylize")
     callbacks: list[Callback] = [bar, snapshots, *([gif] if gif is not None else [])]
     try:
         result = stylize(args.content, styles, config, callbacks=callbacks, cancel=cancel)
     except Cancelled as stop:
         bar.close()
-        kept = snapshots.save(stop.result, stop.step) if stop.step > 0 else None
+        kept = snapshots.save(stop.result, stop.step) if stop.step > 0 else None  # never over another's file
         raise Cancelled(stop.step, stop.result, kept) from None
     finally:
         bar.close(finished=True)

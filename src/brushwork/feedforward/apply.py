@@ -23,6 +23,7 @@ from brushwork.feedforward.model_file import StyleNetwork, load_style_network
 from brushwork.feedforward.network import pad_to_multiple
 from brushwork.hardware import compute_dtype, resolve_device
 from brushwork.image import OUTPUT_FORMATS, ImageSource, load_image, resize_long_side, save_image, to_pil
+from brushwork.outputs import check_not_inputs, check_output_file, check_writable_folder
 from brushwork.progress import Callback, CancelToken, Clock, ProgressEvent, check_cancel
 from brushwork.recording import provenance
 
@@ -142,15 +143,23 @@ def _batches(pairs: Sequence[tuple[Path, Path]], config: ApplyConfig, failed: li
 def stylize_files(model: Path, inputs: Sequence[Path], output: Path, config: ApplyConfig, *,
                   callbacks: Iterable[Callback] = (), cancel: CancelToken | None = None
                   ) -> tuple[int, int, list[str]]:
-    """Stylise image files and folders into ``output`` (see :func:`plan_outputs`); existing outputs are
-    skipped unless ``config.overwrite``, and inputs that cannot be read are passed over, so that one bad
-    file does not stop a batch job. Returns (written, skipped, one-line errors of the inputs passed over).
+    """Stylise image files and folders into ``output`` (see :func:`plan_outputs`); existing outputs in a
+    folder are skipped unless ``config.overwrite``, a single existing output file is an error before any
+    work, no output may be an input (checked first), and inputs that cannot be read are passed over, so
+    that one bad file does not stop a batch job. Returns (written, skipped, one-line errors of the inputs
+    passed over).
 
     ``callbacks`` get an "apply" ProgressEvent after each image (``frame`` its index in the images to
     do, ``checkpoint`` the file written). A cancelled ``cancel`` stops before the next batch with
     Cancelled whose ``result`` lists the files written; each of them is complete.
     """
     pairs = plan_outputs([Path(p) for p in inputs], Path(output))
+    sources = [("model", model), *(("input", source) for source, _ in pairs)]
+    if pairs and pairs[0][1] == Path(output):  # one image file: it must not exist unless --overwrite
+        check_output_file(output, "-o", sources, config.overwrite, tuple(OUTPUT_FORMATS))
+    else:
+        check_writable_folder(output, "-o")
+        check_not_inputs([dest for _, dest in pairs], "-o", sources)
     todo = [(s, d) for s, d in pairs if config.overwrite or not d.exists()]
     engine, meta = open_engine(model, config)
     callbacks = list(callbacks)

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from brushwork.config import (MAX_SIZE, MIN_SIZE, PRECISIONS, PRESERVE_COLORS, Settings, StyleConfig, _check,
-                              _check_weights, _opt, check_choices)
+                              _check_weights, _opt, check_choices, check_types)
+from brushwork.outputs import OVERWRITE_HELP
 
 #: Settings that ``--resume`` may change: they say how long and where to run, not what is learned.
 RUN_SETTINGS = frozenset({"steps", "epochs", "time_limit", "checkpoint_every", "validation_count", "precision",
@@ -60,6 +61,7 @@ class TrainConfig(Settings):
     max_pixels: int = _opt(StyleConfig.max_pixels, "skip photos with more pixels than this")
 
     def __post_init__(self) -> None:
+        check_types(self)
         _check(1 <= self.steps <= 10_000_000, "steps", "must be 1 to 10000000", self.steps)
         _check(self.epochs is None or self.epochs >= 1, "epochs", "must be 1 or more", self.epochs)
         _check(self.time_limit is None or self.time_limit > 0, "time_limit", "must be positive", self.time_limit)
@@ -93,11 +95,12 @@ class ApplyConfig(Settings):
     precision: Literal["auto", "float32", "bfloat16"] = _opt(
         StyleConfig.precision, "arithmetic of a .safetensors network (an .onnx model runs in float32): "
         "bfloat16 where the hardware has it natively (auto), else float32", choices=PRECISIONS)
-    overwrite: bool = _opt(False, "replace existing outputs (default: skip them)")
+    overwrite: bool = _opt(False, OVERWRITE_HELP)
     device: str = _opt("auto", "auto, cpu, cuda, cuda:N or mps (the torch engine)")
     max_pixels: int = _opt(StyleConfig.max_pixels, "refuse input images with more pixels than this")
 
     def __post_init__(self) -> None:
+        check_types(self)
         _check(0 <= self.strength <= 1, "strength", "must be 0 to 1", self.strength)
         _check(self.size is None or MIN_SIZE <= self.size <= MAX_SIZE, "size", f"must be {MIN_SIZE} to {MAX_SIZE} px",
                self.size)

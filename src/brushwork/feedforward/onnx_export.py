@@ -19,6 +19,7 @@ from brushwork.errors import BrushworkError
 from brushwork.feedforward.model_file import load_style_network
 from brushwork.feedforward.network import MULTIPLE
 from brushwork.image import write_atomically
+from brushwork.outputs import check_output_file
 
 OPSET = 17
 INPUT, OUTPUT = "image", "stylized"
@@ -32,16 +33,12 @@ def _needs(module: str) -> Any:
         raise BrushworkError(f"ONNX support needs the {module} package: pip install 'brushwork[onnx]'") from None
 
 
-def export_onnx(model: Path | str, output: Path | str, opset: int = OPSET) -> None:
+def export_onnx(model: Path | str, output: Path | str, opset: int = OPSET, *, overwrite: bool = False) -> None:
     """Write the style network file ``model`` as an ONNX model at ``output``: input "image" and output
     "stylized", both float32 [B,3,H,W] RGB in [0,1] with B, H and W dynamic (H and W multiples of 4;
-    ``brushwork apply`` pads any image to that)."""
+    ``brushwork apply`` pads any image to that). An existing ``output`` is replaced only with ``overwrite``."""
+    output = check_output_file(output, "output", [("model", model)], overwrite, (".onnx",))
     onnx = _needs("onnx")
-    output = Path(output)
-    if output.suffix.lower() != ".onnx":
-        raise BrushworkError(f"{output}: an ONNX model file needs the suffix .onnx")
-    if not output.parent.is_dir():
-        raise BrushworkError(f"{output}: folder {output.parent} does not exist")
     network = load_style_network(model)
     buffer = io.BytesIO()
     dummy = torch.rand(1, 3, 16 * MULTIPLE, 16 * MULTIPLE)

@@ -39,9 +39,12 @@ from brushwork.image import ImageSource, load_image, resize_long_side, save_imag
 from brushwork.losses import gram_matrix, relative_content_loss, style_layer_loss, total_variation
 from brushwork.nets.vgg import Backbone
 from brushwork.nets.weights import load_backbone
+from brushwork.outputs import check_not_input, check_output_file, check_writable_folder, weights_input
 from brushwork.progress import Callback, Cancelled, CancelToken, Clock, ProgressEvent, check_cancel
 
 CHECKPOINT = "checkpoint.pt"
+LOSSES = "losses.png"
+PREVIEWS = "previews"
 
 
 class BatchObjective(nn.Module):
@@ -109,6 +112,35 @@ def _check_resume(saved: dict[str, Any], config: TrainConfig, path: Path) -> Non
                                f"with {old}")
 
 
+def work_folder(output: Path, work_dir: Path | str | None) -> Path:
+    """The folder of the checkpoint, previews and loss curves: ``work_dir``, by default the model's name plus -train."""
+    return Path(work_dir) if work_dir is not None else output.with_name(output.stem + "-train")
+
+
+def _check_files(style: ImageSource, data: Path, output: Path, work: Path, config: TrainConfig, resume: bool,
+                 overwrite: bool) -> None:
+    """Fail before any work unless the model file and the work folder may be written (outputs.py); a
+    resumed run may replace its own model file."""
+    checkpoint_path = work / CHECKPOINT
+    if resume and not checkpoint_path.is_file():
+        raise SettingError("resume", f"resume: no checkpoint at {checkpoint_path}")
+    if not resume and checkpoint_path.exists():
+        raise SettingError("resume", f"resume: a run is there already ({checkpoint_path}); resume it or "
+                           "remove the folder")
+    inputs = ([("style", style)] if isinstance(style, (str, os.PathLike)) else []) + weights_input(config.weights)
+    check_output_file(output, "-o", inputs, overwrite or resume, (".safetensors",))
+    check_writable_folder(work, "--work-dir")
+    if data.is_dir() and (work.resolve() == data.resolve() or data.resolve() in work.resolve().parents):
+        raise SettingError("work_dir", f"work_dir {work}: is inside the data folder {data}, where its previews "
+                           "would be taken for photos; choose another folder")
+    for path in (checkpoint_path, work / LOSSES):
+        check_not_input(path, "--work-dir", inputs)
+    earlier = [p for p in (work / LOSSES, work / PREVIEWS) if p.exists()]
+    if earlier and not resume and not overwrite:
+        raise SettingError("work_dir", f"work_dir {work}: holds {earlier[0].name} of an earlier run; set "
+                           "overwrite to replace its files")
+
+
 def train_style_network(
     style: ImageSource,
     data: Path | str,
@@ -121,6 +153,7 @@ def train_style_network(
     cancel: CancelToken | None = None,
     log: Callable[[str], None] | None = None,
     backbone: Backbone | None = None,
+    overwrite: bool = False,
     **options: Any,
 ) -> Path:
     """Train a network that paints any photo in the style of ``style`` and write it to ``output``
@@ -130,7 +163,9 @@ def train_style_network(
     (defaults: TrainConfig()). ``resume`` continues from the checkpoint in ``work_dir``; without it
     an existing checkpoint there is an error. ``log`` receives one-line notes (photos found and
     skipped, device, precision). ``backbone`` reuses a loaded network matching ``config`` (copied,
-    never moved, to another device).
+    never moved, to another device). An existing model file (unless ``resume``: the run's own), or an
+    earlier run's previews and loss curves in ``work_dir``, are replaced only with ``overwrite``; every
+    file is checked before any work.
 
     ``callbacks`` get a "train" ProgressEvent after every step (on rank 0; ``checkpoint`` set where
     one was written, ``preview()`` the first validation photo stylised). When ``cancel`` is cancelled
@@ -140,17 +175,9 @@ def train_style_network(
     config = replace(config or TrainConfig(), **options)
     output = Path(output)
     say = log or (lambda line: None)
-    if output.suffix != ".safetensors":
-        raise SettingError("output", f"output {output}: a model file needs the suffix .safetensors")
-    if not output.parent.is_dir():
-        raise SettingError("output", f"output {output}: folder {output.parent} does not exist")
-    work = Path(work_dir) if work_dir is not None else output.with_name(output.stem + "-train")
+    work = work_folder(output, work_dir)
     checkpoint_path = work / CHECKPOINT
-    if resume and not checkpoint_path.is_file():
-        raise SettingError("resume", f"resume: no checkpoint at {checkpoint_path}")
-    if not resume and checkpoint_path.exists():
-        raise SettingError("resume", f"resume: a run is there already ({checkpoint_path}); resume it or "
-                           "remove the folder")
+    _check_files(style, Path(data), output, work, config, resume, overwrite)
 
     rank, world, local_rank = _distributed()
     started_group = world > 1 and not dist.is_initialized()
@@ -207,10 +234,10 @@ def train_style_network(
             write_atomically(checkpoint_path, lambda tmp: torch.save(state, tmp))
             with torch.no_grad():
                 outputs = [run_padded(net, photo.to(device)) for photo in validation_rgb]
-            (work / "previews").mkdir(exist_ok=True)
+            (work / PREVIEWS).mkdir(exist_ok=True)
             save_image(preview_grid(style_rgb, validation_rgb, outputs, config.crop_size),
-                       work / "previews" / f"step-{step:06d}.png", {"step": str(step)})
-            save_image(loss_plot(history), work / "losses.png", {"step": str(step)})
+                       work / PREVIEWS / f"step-{step:06d}.png", {"step": str(step)})
+            save_image(loss_plot(history), work / LOSSES, {"step": str(step)})
             if final:
                 save_style_network(net, output, {**meta, "steps_trained": step})
 

@@ -80,6 +80,17 @@ class VGGTrunk(nn.Module):
             layers[f"pool{block}"] = pool
         self.layers = nn.Sequential(layers)
 
+    def min_side(self, wanted: Iterable[str]) -> tuple[int, str]:
+        """(the fewest px on each side of an input that reaches every ``wanted`` layer, the deepest of them)."""
+        wanted = set(wanted)
+        unknown = wanted - set(self.layers._modules)
+        if unknown:
+            raise KeyError(f"unknown layer(s) {sorted(unknown)} for {self.arch}")
+        order = list(self.layers._modules)
+        deepest = max(order.index(name) for name in wanted) if wanted else -1
+        pools = sum(1 for name in order[:deepest + 1] if name.startswith("pool"))
+        return 2 ** pools, order[deepest] if wanted else ""
+
     def forward(self, x: torch.Tensor, wanted: Iterable[str], checkpoint: bool = False) -> dict[str, torch.Tensor]:
         """Run only as deep as the deepest wanted layer; return {name: [N,C,h,w]} for each wanted one.
 
@@ -88,15 +99,12 @@ class VGGTrunk(nn.Module):
         of the whole network's, for about one more forward pass of time.
         """
         wanted = set(wanted)
-        unknown = wanted - set(self.layers._modules)
-        if unknown:
-            raise KeyError(f"unknown layer(s) {sorted(unknown)} for {self.arch}")
-        order = list(self.layers._modules)
-        deepest = max(order.index(name) for name in wanted) if wanted else -1
-        pools = sum(1 for name in order[:deepest + 1] if name.startswith("pool"))
-        if min(x.shape[-2:]) < 2 ** pools:
+        side, deepest_name = self.min_side(wanted)
+        if min(x.shape[-2:]) < side:
             raise BrushworkError(f"an image of {x.shape[-1]}x{x.shape[-2]} px is too small for layer "
-                                 f"{order[deepest]}: it needs at least {2 ** pools} px on each side")
+                                 f"{deepest_name}: it needs at least {side} px on each side")
+        order = list(self.layers._modules)
+        deepest = order.index(deepest_name) if wanted else -1
         out: dict[str, torch.Tensor] = {}
         stretch: list[nn.Module] = []
         for name in order[:deepest + 1]:
