@@ -74,7 +74,7 @@ def test_from_dict_refuses_what_it_cannot_read() -> None:
         StyleConfig.from_dict({**data, "version": SETTINGS_VERSION + 1})
     with pytest.raises(BrushworkError, match="settings of TrainConfig, not of StyleConfig"):
         StyleConfig.from_dict(TrainConfig().to_dict())
-    with pytest.raises(SettingError, match="^size '512': must be int"):
+    with pytest.raises(SettingError, match="^size '512': must be a whole number, not str"):
         StyleConfig.from_dict({**data, "size": "512"})
     with pytest.raises(SettingError, match="^size 0: must be 32 to 8192 px"):
         StyleConfig.from_dict({**data, "size": 0})

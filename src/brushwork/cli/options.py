@@ -35,8 +35,8 @@ class Parser(argparse.ArgumentParser):
 
 
 def flag(field: str) -> str:
-    """The command-line flag of a settings field: ``style_weight`` -> ``--style-weight``."""
-    return FLAGS.get(field, "--" + field.replace("_", "-"))
+    """The command-line flag of a settings field: ``style_weight`` -> ``--style-weight`` (a flag stays itself)."""
+    return field if field.startswith("-") else FLAGS.get(field, "--" + field.replace("_", "-"))
 
 
 def _split(cast: type) -> Any:
