@@ -14,7 +14,7 @@ $(BIN)/brushwork: pyproject.toml
 
 ## demo: paint the bundled example photo in the bundled example style -> demo.png
 demo: $(BIN)/brushwork
-	$(BIN)/brushwork stylize examples/content.jpg examples/style.jpg -o demo.png --size 320 --iterations 200
+	$(BIN)/brushwork stylize examples/content.jpg examples/style.jpg -o demo.png --size 320 --iterations 200 --overwrite
 
 ## test: the whole test suite (unit tests on a tiny VGG, integration tests on the real weights)
 test: $(BIN)/brushwork
