@@ -84,15 +84,15 @@ def test_train_keeps_a_checkpoint_to_resume_from(photo_dir: Path, style_file: Pa
 def test_apply_keeps_the_images_it_finished(tiny_model: Path, photo_dir: Path, tmp_path: Path) -> None:
     many = tmp_path / "many"
     many.mkdir()
-    for k in range(400):
-        (many / f"p{k:03d}.png").write_bytes((photo_dir / "photo02.png").read_bytes())
+    for k in range(1000):
+        (many / f"p{k:04d}.png").write_bytes((photo_dir / "photo02.png").read_bytes())
     out = tmp_path / "out"
     code, err = _interrupt(["apply", str(tiny_model), str(many), "-o", str(out), "--batch-size", "1"], "apply:")
     assert code == 130 and "Traceback" not in err, err
     line = _last_line(err)
     assert line.endswith(f"; kept {out} (the images finished before)")
     done = int(line.split("after step ")[1].split(";")[0])
-    assert 0 < done < 400 and len(list(out.iterdir())) == done
+    assert 0 < done < 1000 and len(list(out.iterdir())) == done
     assert not [p for p in out.iterdir() if p.name.startswith(".")], "no half-written image"
 
 
