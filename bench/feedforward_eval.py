@@ -14,7 +14,6 @@ photo beside its stylisation.
 from __future__ import annotations
 
 import argparse
-import ast
 import sys
 from pathlib import Path
 
@@ -52,9 +51,7 @@ def main() -> None:
     model = load_style_network(args.model)
     meta = model.metadata
     style_path = args.style or SHARED / "style" / meta["style"]
-    config = TrainConfig(style_layers=ast.literal_eval(meta["style_layers"]),
-                         content_layers=ast.literal_eval(meta["content_layers"]), style_size=int(meta["style_size"]),
-                         weights=meta["weights"], pooling=meta["pooling"])
+    config = TrainConfig.from_dict(meta["settings"])
     backbone = load_backbone(config.weights, pooling=config.pooling)
     style = resize_long_side(load_image(style_path, config.max_pixels)[0], config.style_size)
     objective = BatchObjective(backbone, style, config)

@@ -32,7 +32,8 @@ def measure(size: int, precision: str, checkpointing: str, steps: int) -> dict[s
     from brushwork.hardware import compute_dtype
     from brushwork.image import resize_long_side
     from brushwork.memory import lbfgs_history
-    from brushwork.transfer import Objective, optimise
+    from brushwork.optim import optimise
+    from brushwork.transfer import Objective
 
     config = StyleConfig(size=size, iterations=steps, precision=precision, checkpointing=checkpointing,
                          tolerance=0.0, device="cpu")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from brushwork.audio.io import Sound
-from brushwork.config import AudioConfig
+from brushwork.audio.config import AudioConfig
 
 RATE = 8000
 #: Settings small enough for tests of a second or two: 129 bins, 128 filters.

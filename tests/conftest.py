@@ -1,4 +1,5 @@
-"""Shared fixtures: a tiny random VGG (fast), its checkpoint file, and paths to ../shared images."""
+"""Shared fixtures: a tiny random VGG (fast), its checkpoint file, paths to ../shared images, and a
+weight cache of their own for every test not marked ``weights``."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import pytest
 import torch
 
 from brushwork.nets.vgg import Backbone, VGGTrunk
+from brushwork.nets.weights import CACHE_ENV
 
 TINY_WIDTHS = (4, 8, 8, 16, 16)
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "images"
@@ -17,6 +19,20 @@ def tiny_trunk(arch: str = "vgg16", seed: int = 0) -> VGGTrunk:
     """A VGG trunk with narrow random layers: real topology, ~50x cheaper than the real one."""
     torch.manual_seed(seed)
     return VGGTrunk(arch, "avg", TINY_WIDTHS)
+
+
+@pytest.fixture(scope="session")
+def _test_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture(autouse=True)
+def _no_writes_to_the_real_cache(request: pytest.FixtureRequest, _test_cache: Path,
+                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Point BRUSHWORK_CACHE_DIR (inherited by subprocesses) at a folder of the test session, except
+    for the tests marked ``weights``, which need the real cached vgg16-hed weights."""
+    if request.node.get_closest_marker("weights") is None:
+        monkeypatch.setenv(CACHE_ENV, str(_test_cache))
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import fields
 from pathlib import Path
 
@@ -51,5 +52,23 @@ def test_cli_options_are_the_config_fields(capsys: pytest.CaptureFixture) -> Non
     assert all(f"--{f.name.replace('_', '-')}" in shown for f in fields(StyleConfig))
 
 
-def test_public_api() -> None:
-    assert {"stylize", "StyleConfig", "load_backbone", "Progress", "BrushworkError"} <= set(brushwork.__all__)
+def test_every_public_name_is_found_where_the_package_says() -> None:
+    for name in brushwork.__all__:
+        value = getattr(brushwork, name)  # imported on first use
+        home = brushwork._HOMES[name]
+        assert getattr(importlib.import_module(home), name) is value
+        assert getattr(value, "__module__", home) == home, f"{name} lives in {value.__module__}, not {home}"
+    assert {"CancelToken", "Cancelled", "ProgressEvent", "SettingError", "settings_from"} <= set(dir(brushwork))
+    with pytest.raises(AttributeError):
+        brushwork.Progress  # noqa: B018 - replaced by ProgressEvent
+
+
+def test_a_shared_backbone_is_not_moved(tiny_backbone: Backbone, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A backbone on another device than the run's is copied there, so other jobs using it are undisturbed.
+    monkeypatch.setattr("brushwork.api.resolve_device", lambda name: torch.device("meta"))
+    moved: list[Backbone] = []
+    monkeypatch.setattr("brushwork.api.paint", lambda net, *args, **kwargs: moved.append(net) or torch.zeros(1, 3, 24, 32))
+    photo = np.zeros((24, 32, 3), np.uint8)
+    brushwork.stylize(photo, photo, size=32, iterations=1, backbone=tiny_backbone)
+    assert moved[0] is not tiny_backbone and moved[0].device.type == "meta"
+    assert tiny_backbone.device.type == "cpu"

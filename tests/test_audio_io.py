@@ -9,10 +9,10 @@ import pytest
 import soundfile
 from audio_signals import FAST, bursts, melody, sound
 
+from brushwork.audio.config import AudioConfig
 from brushwork.audio.io import PEAK, Sound, match_loudness, read_audio, resample, save_audio
 from brushwork.cli import main
-from brushwork.config import AudioConfig
-from brushwork.errors import BrushworkError
+from brushwork.errors import BrushworkError, SettingError
 
 FAST_FLAGS = [f"--{k.replace('_', '-')}={v}" for k, v in {**FAST, "iterations": 5}.items()]
 
@@ -140,18 +140,18 @@ def test_cli_bad_output_fails_before_work(wavs: tuple[Path, Path], tmp_path: Pat
 
 
 @pytest.mark.parametrize("options, message", [
-    ({"n_fft": 8}, "--n-fft 8: must be 16 to 16384"),
-    ({"hop_length": 4096}, "--hop-length 4096: must be 1 to --n-fft (2048)"),
-    ({"filter_width": 10}, "--filter-width 10: must be odd"),
-    ({"style_weight": -1.0}, "--style-weight -1.0: must be zero or positive"),
-    ({"chunk_seconds": 3.0}, "--chunk-seconds 3.0: must be positive and at least twice --chunk-overlap"),
-    ({"init": "style"}, "--init style: must be one of content, noise"),
-    ({"duration": 0.0}, "--duration 0.0"),
+    ({"n_fft": 8}, "n_fft 8: must be 16 to 16384"),
+    ({"hop_length": 4096}, "hop_length 4096: must be 1 to n_fft (2048)"),
+    ({"filter_width": 10}, "filter_width 10: must be odd"),
+    ({"style_weight": -1.0}, "style_weight -1.0: must be zero or positive"),
+    ({"chunk_seconds": 3.0}, "chunk_seconds 3.0: must be positive and at least twice chunk_overlap"),
+    ({"init": "style"}, "init style: must be one of content, noise"),
+    ({"duration": 0.0}, "duration 0.0"),
 ])
-def test_audio_config_errors_name_the_option(options: dict, message: str) -> None:
-    with pytest.raises(BrushworkError) as info:
+def test_audio_config_errors_name_the_field(options: dict, message: str) -> None:
+    with pytest.raises(SettingError) as info:
         AudioConfig(**options)
-    assert str(info.value).startswith(message)
+    assert str(info.value).startswith(message) and info.value.field == next(iter(options))
     assert "\n" not in str(info.value)
 
 

@@ -35,7 +35,7 @@ def test_style_statistics_move_to_the_style_and_content_stays(make_style, style_
     assert after < before / 5
     assert (f_out - f_content).norm() < (f_out - f_style).norm()
     assert seen[-1].losses["style"] < seen[0].losses["style"] / 5
-    assert [p.iteration for p in seen] == list(range(1, config.iterations + 1))
+    assert [p.step for p in seen] == list(range(1, config.iterations + 1))
 
 
 def test_chunk_spans_cover_and_overlap() -> None:
@@ -56,7 +56,7 @@ def test_long_input_goes_through_chunks_and_keeps_its_length() -> None:
     seen = []
     out = stylize_audio(content, sound(bursts(1.0)), config, callbacks=[seen.append])
     chunks = len(chunk_spans(1 + 2 * 8000 // 64, config.frames(0.5), config.frames(0.1)))
-    assert chunks >= 4 and seen[-1].iterations == chunks * config.iterations == len(seen)
+    assert chunks >= 4 and seen[-1].total == chunks * config.iterations == len(seen)
     assert out.samples.shape == content.samples.shape and out.sample_rate == 11025
 
 
@@ -82,6 +82,18 @@ def test_texture_has_the_asked_duration_and_follows_the_style() -> None:
 def test_other_starts_and_optimisers_keep_the_length(options: dict) -> None:
     out = stylize_audio(sound(melody(1.0)), sound(bursts(1.0)), fast_config(iterations=5, **options))
     assert out.samples.shape == (1, 8000) and np.isfinite(out.samples).all()
+
+
+def test_the_start_is_the_contents_spectrogram_or_noise() -> None:
+    content, style = _spec(melody()), _spec(bursts())
+    results, first = {}, {}
+    for init in ("content", "noise"):
+        seen = []
+        results[init] = synthesise(style, fast_config(iterations=1, init=init), content, callbacks=[seen.append])
+        first[init] = seen[0].losses["content"]
+    # One L-BFGS step moves little: from the content it is still the content, from noise still noise.
+    assert first["content"] < first["noise"] / 10
+    assert (results["content"] - content).abs().mean() < (results["noise"] - content).abs().mean() / 10
 
 
 def test_equal_seeds_give_equal_results() -> None:

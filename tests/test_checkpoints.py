@@ -123,5 +123,5 @@ def test_a_file_that_is_not_weights(tmp_path: Path) -> None:
 
 
 def test_unknown_weights_name() -> None:
-    with pytest.raises(BrushworkError, match="--weights nope: neither a file nor a known source"):
+    with pytest.raises(BrushworkError, match="^weights nope: neither a file nor a known source"):
         load_backbone("nope")

@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-import os
+import argparse
 import re
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from brushwork.cli import main
+from brushwork.cli import build_parser, main
+from brushwork.cli.runner import run_command
 from brushwork.config import QUALITY_PRESETS
-from brushwork.image import read_metadata
+from brushwork.progress import CancelToken
+from brushwork.recording import settings_from
 
 
 @pytest.fixture
@@ -43,8 +43,9 @@ def test_stylize_writes_an_image_with_metadata_snapshots_and_gif(
     assert code == 0, err
     with Image.open(out) as image:
         assert image.size == (40, 30) and image.mode == "RGB"
-    meta = read_metadata(out)
-    assert meta["size"] == "40" and meta["iterations"] == "4" and meta["content"] == str(content)
+    settings, inputs = settings_from(out)
+    assert (settings.size, settings.iterations, settings.weights) == (40, 4, str(tiny_checkpoint))
+    assert inputs == {"content": str(content), "styles": [str(style)]}
     assert sorted(p.name for p in tmp_path.glob("out_iter*.png")) == ["out_iter00002.png", "out_iter00004.png"]
     with Image.open(tmp_path / "anim.gif") as gif:
         assert gif.n_frames >= 4 and gif.size == (40, 30)
@@ -116,28 +117,6 @@ def test_unwritable_output_fails_before_any_work(output, message, photos, tmp_pa
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1
 
 
-def test_ctrl_c_stops_cleanly_and_keeps_the_last_snapshot(photos, tiny_checkpoint, tmp_path) -> None:
-    out = tmp_path / "out.png"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "brushwork", "stylize", *map(str, photos), "-o", str(out), "--weights",
-         str(tiny_checkpoint), "--size", "48", "--iterations", "100000", "--tolerance", "0", "--snapshot-every", "3",
-         "-q"],
-        # A shell that starts the tests in the background ignores SIGINT, and Python then installs no
-        # KeyboardInterrupt handler: restore the default, as in a terminal.
-        stderr=subprocess.PIPE, text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    deadline = time.monotonic() + 60
-    while not list(tmp_path.glob("out_iter*.png")) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    process.send_signal(signal.SIGINT)
-    _, err = process.communicate(timeout=60)
-    assert process.returncode == 130
-    assert "interrupted; last snapshot:" in err and "Traceback" not in err
-    kept = Path(err.strip().rsplit(": ", 1)[1])
-    assert kept.is_file() and Image.open(kept).size == (48, 36)
-    assert not out.exists()
-    assert not [p for p in os.listdir(tmp_path) if p.startswith(".")], "no temp files left"
-
-
 def test_weights_list_shows_every_source(capsys, monkeypatch, tmp_path) -> None:
     monkeypatch.setenv("BRUSHWORK_CACHE_DIR", str(tmp_path))
     assert main(["weights", "list"]) == 0
@@ -170,7 +149,7 @@ def test_two_styles_with_masks_blend_and_scales(photos, tiny_checkpoint, tmp_pat
     assert code == 0, err
     with Image.open(out) as image:
         assert image.size == (96, 72) and image.format == "WEBP"
-    assert read_metadata(out)["style_blend"] == "(3.0, 7.0)"
+    assert settings_from(out)[0].style_blend == (3.0, 7.0)
     with Image.open(tmp_path / "a.gif") as gif:
         assert gif.size == (96, 72), "frames of the coarse scale are scaled to the output size"
 
@@ -180,7 +159,63 @@ def test_quality_preset_fills_in_options_not_given(photos, tiny_checkpoint, tmp_
     code, err = _run(capsys, "stylize", *map(str, photos), "-o", str(out), "--weights", str(tiny_checkpoint),
                      "--quality", "draft", "--size", "48", "-q")
     assert code == 0, err
-    meta = read_metadata(out)
-    assert meta["size"] == "48", "an explicit option wins over the preset"
-    assert meta["scale_iterations"] == str(QUALITY_PRESETS["draft"]["scale_iterations"])
-    assert meta["tolerance"] == str(QUALITY_PRESETS["draft"]["tolerance"])
+    settings, _ = settings_from(out)
+    assert settings.size == 48, "an explicit option wins over the preset"
+    assert settings.scale_iterations == QUALITY_PRESETS["draft"]["scale_iterations"]
+    assert settings.tolerance == QUALITY_PRESETS["draft"]["tolerance"]
+
+
+def test_settings_from_an_output_repeat_the_run(photos, tiny_checkpoint, tmp_path, capsys) -> None:
+    content, style = photos
+    first, again, bigger = tmp_path / "first.png", tmp_path / "again.png", tmp_path / "bigger.png"
+    code, err = _run(capsys, "stylize", str(content), str(style), "-o", str(first), "--weights", str(tiny_checkpoint),
+                     "--size", "40", "--iterations", "3", "--init", "noise", "--seed", "5", "-q")
+    assert code == 0, err
+    code, err = _run(capsys, "stylize", "--settings-from", str(first), str(content), "-o", str(again), "-q")
+    assert code == 0, err
+    assert np.array_equal(np.asarray(Image.open(first)), np.asarray(Image.open(again))), "the same image"
+    assert settings_from(again) == settings_from(first)
+    code, err = _run(capsys, "stylize", "--settings-from", str(first), str(content), "-o", str(bigger),
+                     "--size", "48", "-q")
+    assert code == 0, err
+    assert Image.open(bigger).size == (48, 36) and settings_from(bigger)[0].seed == 5, "explicit options win"
+    Image.open(content).save(tmp_path / "plain.png")
+    code, err = _run(capsys, "stylize", "--settings-from", str(tmp_path / "plain.png"), str(content), "-o",
+                     str(tmp_path / "x.png"))
+    assert code == 2 and "plain.png: no brushwork settings embedded" in err
+
+
+def test_setting_errors_name_the_flag_and_the_library_the_field(photos, tmp_path, capsys) -> None:
+    code, err = _run(capsys, "stylize", *map(str, photos), "-o", str(tmp_path / "o.png"), "--style-weight", "-1")
+    assert code == 2 and err.startswith("brushwork: error: --style-weight -1.0: must be zero or positive")
+    code, err = _run(capsys, "train", str(photos[1]), "--data", str(tmp_path), "-o", str(tmp_path / "m.pt"))
+    assert code == 2 and err.startswith("brushwork: error: -o ") and "unsupported output format '.pt'" in err
+
+
+def _subcommands(parser):
+    for action in parser._actions:
+        if hasattr(action, "choices") and isinstance(action.choices, dict):
+            for name, sub in action.choices.items():
+                yield name, sub
+                yield from _subcommands(sub)
+
+
+def test_every_help_line_shows_its_default_once_and_every_command_has_o_and_q() -> None:
+    for name, parser in _subcommands(build_parser()):
+        for action in parser._actions:
+            assert (action.help or "").count("(default:") <= 1, (name, action.dest, action.help)
+        flags = {option for action in parser._actions for option in action.option_strings}
+        if name not in ("weights", "list", "fetch"):  # they write nothing the user names
+            assert {"-o", "-q"} <= flags, name
+    stylize, apply = (dict(_subcommands(build_parser()))[n] for n in ("stylize", "apply"))
+    choices = {n: next(a.choices for a in p._actions if a.dest == "preserve_colors") for n, p in
+               (("stylize", stylize), ("apply", apply))}
+    assert choices["stylize"] == choices["apply"] == ("none", "luminance", "histogram")
+
+
+def test_ctrl_c_in_a_command_without_steps_ends_in_one_line(capsys) -> None:
+    def export(args: argparse.Namespace, cancel: CancelToken) -> int:  # as `brushwork export` meets Ctrl-C
+        raise KeyboardInterrupt
+
+    assert run_command(export, argparse.Namespace(), cancellable=False) == 130
+    assert capsys.readouterr().err == "brushwork: interrupted; nothing written\n"

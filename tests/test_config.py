@@ -1,33 +1,38 @@
-"""StyleConfig validation: every bad value is a one-line error naming its option."""
+"""Settings: every bad value is a one-line error naming its field; every settings dataclass has an
+exact JSON round trip with a format version."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from brushwork.config import QUALITY_PRESETS, StyleConfig
-from brushwork.errors import BrushworkError
+from brushwork.audio.config import AudioConfig
+from brushwork.config import QUALITY_PRESETS, SETTINGS_VERSION, StyleConfig
+from brushwork.errors import BrushworkError, SettingError
+from brushwork.feedforward.config import ApplyConfig, TrainConfig
 
 
 @pytest.mark.parametrize("options, message", [
-    ({"size": 0}, "--size 0: must be 32 to 8192 px"),
-    ({"size": 100000}, "--size 100000: must be 32 to 8192 px"),
-    ({"iterations": 0}, "--iterations 0"),
-    ({"style_weight": -1.0}, "--style-weight -1.0: must be zero or positive"),
-    ({"tv_weight": float("inf")}, "--tv-weight inf"),
-    ({"learning_rate": 0.0}, "--learning-rate"),
-    ({"style_layer_weights": (1.0, 2.0)}, "--style-layer-weights .*one weight per style layer \\(5\\)"),
+    ({"size": 0}, "^size 0: must be 32 to 8192 px"),
+    ({"size": 100000}, "^size 100000: must be 32 to 8192 px"),
+    ({"iterations": 0}, "^iterations 0"),
+    ({"style_weight": -1.0}, "^style_weight -1.0: must be zero or positive"),
+    ({"tv_weight": float("inf")}, "^tv_weight inf"),
+    ({"learning_rate": 0.0}, "^learning_rate"),
+    ({"style_layer_weights": (1.0, 2.0)}, "^style_layer_weights .*one weight per style layer \\(5\\)"),
     ({"style_layer_weights": (0.0,) * 5}, "not all zero"),
-    ({"content_layers": ()}, "--content-layers"),
-    ({"optimizer": "sgd"}, "--optimizer sgd: must be one of lbfgs, adam"),
-    ({"max_pixels": 0}, "--max-pixels"),
-    ({"tolerance": 1.5}, "--tolerance 1.5: must be 0 to 1"),
-    ({"precision": "float16"}, "--precision float16: must be one of auto, float32, bfloat16"),
-    ({"checkpointing": "yes"}, "--checkpointing yes"),
+    ({"content_layers": ()}, "^content_layers"),
+    ({"optimizer": "sgd"}, "^optimizer sgd: must be one of lbfgs, adam"),
+    ({"max_pixels": 0}, "^max_pixels"),
+    ({"tolerance": 1.5}, "^tolerance 1.5: must be 0 to 1"),
+    ({"precision": "float16"}, "^precision float16: must be one of auto, float32, bfloat16"),
+    ({"checkpointing": "yes"}, "^checkpointing yes"),
 ])
 def test_bad_values(options: dict, message: str) -> None:
-    with pytest.raises(BrushworkError, match=message) as info:
+    with pytest.raises(SettingError, match=message) as info:
         StyleConfig(**options)
-    assert "\n" not in str(info.value)
+    assert "\n" not in str(info.value) and info.value.field == next(iter(options))
 
 
 def test_layer_weights_sum_to_one() -> None:
@@ -36,9 +41,44 @@ def test_layer_weights_sum_to_one() -> None:
     assert weights == {"relu1_1": 0.25, "relu2_1": 0.75}
 
 
-def test_metadata_has_every_setting() -> None:
-    meta = StyleConfig(size=300).as_metadata()
-    assert meta["size"] == "300" and meta["weights"] == "vgg16-hed" and len(meta) >= 17
+EXAMPLES = [
+    StyleConfig(),
+    StyleConfig(size=300, scale_iterations=(20, 10), style_blend=(3.0, 7.0), style_masks=("a.png", "b.png"),
+                style_layer_weights=(1.0, 2.0, 3.0, 4.0, 0.5), learning_rate=0.1 + 0.2, init="earlier.png",
+                preprocessing="imagenet", content_mask="sky.png"),
+    AudioConfig(),
+    AudioConfig(filters=64, duration=1.25, init="noise", chunk_seconds=1 / 3, chunk_overlap=0.1),
+    TrainConfig(),
+    TrainConfig(epochs=3, time_limit=0.5, style_layers=("relu1_2", "relu2_2"), precision="float32"),
+    ApplyConfig(),
+    ApplyConfig(strength=0.3, preserve_colors="histogram", size=640, overwrite=True),
+]
+
+
+@pytest.mark.parametrize("config", EXAMPLES, ids=lambda c: type(c).__name__)
+def test_settings_round_trip_exactly_through_json(config) -> None:
+    data = json.loads(json.dumps(config.to_dict(), allow_nan=False))
+    assert data["settings"] == type(config).__name__ and data["version"] == SETTINGS_VERSION
+    again = type(config).from_dict(data)
+    assert again == config
+    assert all(type(getattr(again, name)) is type(getattr(config, name)) for name in vars(config)), \
+        "tuples come back as tuples, floats as floats"
+
+
+def test_from_dict_refuses_what_it_cannot_read() -> None:
+    data = StyleConfig().to_dict()
+    with pytest.raises(SettingError, match="^sizes: not a setting of StyleConfig") as info:
+        StyleConfig.from_dict({**data, "sizes": 3})
+    assert info.value.field == "sizes"
+    with pytest.raises(BrushworkError, match=f"version {SETTINGS_VERSION + 1} is newer .*upgrade brushwork"):
+        StyleConfig.from_dict({**data, "version": SETTINGS_VERSION + 1})
+    with pytest.raises(BrushworkError, match="settings of TrainConfig, not of StyleConfig"):
+        StyleConfig.from_dict(TrainConfig().to_dict())
+    with pytest.raises(SettingError, match="^size '512': must be a whole number, not str"):
+        StyleConfig.from_dict({**data, "size": "512"})
+    with pytest.raises(SettingError, match="^size 0: must be 32 to 8192 px"):
+        StyleConfig.from_dict({**data, "size": 0})
+    assert StyleConfig.from_dict({"size": 300}) == StyleConfig(size=300), "keys left out take their defaults"
 
 
 def test_quality_presets_fill_in_what_is_not_given() -> None:
@@ -47,5 +87,5 @@ def test_quality_presets_fill_in_what_is_not_given() -> None:
     assert StyleConfig.for_quality("draft", size=400).size == 400, "explicit options win"
     assert StyleConfig.for_quality() == StyleConfig()
     assert StyleConfig.for_quality("high").iterations > StyleConfig().iterations
-    with pytest.raises(BrushworkError, match="--quality best: must be one of draft, normal, high"):
+    with pytest.raises(BrushworkError, match="^quality best: must be one of draft, normal, high"):
         StyleConfig.for_quality("best")

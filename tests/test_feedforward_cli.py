@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from feedforward_fixtures import photo_dir, style_file  # noqa: F401
 from safetensors import safe_open
+from safetensors.torch import load_file
 
 from brushwork.cli import main
 
@@ -32,7 +33,7 @@ def test_train_apply_export(photo_dir: Path, style_file: Path, tiny_checkpoint: 
     err = capsys.readouterr().err
     assert "12 photos in" in err and "style=" in err and f"wrote {model}" in err
     assert main(["apply", str(model), str(photo_dir / "b"), "-o", str(tmp_path / "out"), "--strength", "0.8",
-                 "--preserve-colors"]) == 0
+                 "--preserve-colors", "histogram"]) == 0
     assert len(list((tmp_path / "out").rglob("*.*"))) == 4
     (tmp_path / "mixed").mkdir()
     (tmp_path / "mixed" / "broken.png").write_bytes(b"not a png")
@@ -42,9 +43,8 @@ def test_train_apply_export(photo_dir: Path, style_file: Path, tiny_checkpoint: 
     err = capsys.readouterr().err
     assert "brushwork: skipped " in err and "broken.png" in err and "1 unreadable input(s) passed over" in err
     assert [p.name for p in (tmp_path / "out2").iterdir()] == ["good.png"]
-    assert main(["export", str(model), str(tmp_path / "m.onnx")]) == 0
-    assert main(["apply", str(tmp_path / "m.onnx"), str(photo_dir / "photo02.png"), "-o", str(tmp_path / "o.png"),
-                 "--engine", "onnx"]) == 0
+    assert main(["export", str(model), "-o", str(tmp_path / "m.onnx")]) == 0
+    assert main(["apply", str(tmp_path / "m.onnx"), str(photo_dir / "photo02.png"), "-o", str(tmp_path / "o.png")]) == 0
     assert (tmp_path / "o.png").is_file()
 
 
@@ -53,7 +53,7 @@ def test_train_apply_export(photo_dir: Path, style_file: Path, tiny_checkpoint: 
     (["train", "STYLE", "--data", "PHOTOS", "-o", "OUT/m.pt"], "unsupported output format '.pt' \\(use .safetensors\\)"),
     (["train", "STYLE", "--data", "PHOTOS", "-o", "OUT/m.safetensors", "--steps", "0"], "--steps 0: must be"),
     (["apply", "OUT/none.safetensors", "PHOTOS", "-o", "OUT/x"], "none.safetensors: model file not found"),
-    (["export", "STYLE", "OUT/m.onnx"], "stripes.png: not a safetensors file"),
+    (["export", "STYLE", "-o", "OUT/m.onnx"], "stripes.png: not a safetensors file"),
 ])
 def test_errors_are_one_line(photo_dir: Path, style_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture,
                              argv: list[str], says: str) -> None:
@@ -69,10 +69,12 @@ def test_errors_are_one_line(photo_dir: Path, style_file: Path, tmp_path: Path, 
 
 
 @pytest.mark.slow
-def test_torchrun_with_two_cpu_processes_writes_a_model_like_one_process(
+def test_torchrun_with_two_cpu_processes_learns_what_one_process_learns_from_the_same_batches(
         photo_dir: Path, style_file: Path, tiny_checkpoint: Path, tmp_path: Path) -> None:
+    # Two processes of batch 2 see, at each step, the same four photos (and crops) as one process of
+    # batch 4, and DistributedDataParallel averages their gradients: the weights must agree.
     common = [str(style_file), "--data", str(photo_dir), "--steps", "3", "--weights", str(tiny_checkpoint),
-              "--device", "cpu", "--quiet", *TINY_ARGS]
+              "--device", "cpu", "--quiet", "--precision", "float32", *TINY_ARGS]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[1] / "src"),
                                                         os.environ.get("PYTHONPATH", "")]),
            "OMP_NUM_THREADS": "1"}
@@ -81,9 +83,14 @@ def test_torchrun_with_two_cpu_processes_writes_a_model_like_one_process(
                           "-m", "brushwork", "train", *common, "-o", str(two)],
                          env=env, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr[-2000:]
-    one = tmp_path / "one.safetensors"
-    assert main(["train", *common, "-o", str(one)]) == 0
-    (shapes_two, meta_two), (shapes_one, meta_one) = _header(two), _header(one)
-    assert shapes_two == shapes_one
-    assert meta_two.keys() == meta_one.keys() and meta_two["steps_trained"] == meta_one["steps_trained"] == 3
+    one, other = tmp_path / "one.safetensors", tmp_path / "other.safetensors"
+    assert main(["train", *common, "--batch-size", "4", "-o", str(one)]) == 0
+    assert main(["train", *common, "-o", str(other)]) == 0  # batch 2: other photos at each step
+    a, b, c = load_file(two), load_file(one), load_file(other)
+    assert a.keys() == b.keys() and _header(two)[1]["steps_trained"] == 3
+    gap = sum(float((a[k] - b[k]).pow(2).sum()) for k in a) ** 0.5
+    other_gap = sum(float((c[k] - b[k]).pow(2).sum()) for k in a) ** 0.5
+    # Not exactly equal: the two halves' gradients are summed in another order, and Adam's first steps
+    # (about lr * sign(gradient)) turn such rounding differences in near-zero gradients into lr-sized ones.
+    assert gap < 0.1 * other_gap
     assert sorted(p.name for p in (tmp_path / "ddp-train" / "previews").iterdir()) == ["step-000003.png"]

@@ -8,7 +8,7 @@ import pytest
 import torch
 from feedforward_fixtures import make_photo, photo_dir  # noqa: F401  (a fixture)
 
-from brushwork.errors import BrushworkError
+from brushwork.errors import SettingError
 from brushwork.feedforward.data import CropDataset, scan_photos
 
 
@@ -25,7 +25,7 @@ def test_an_empty_or_missing_folder_is_a_one_line_error(tmp_path: Path) -> None:
     (tmp_path / "junk" / "a.jpg").write_bytes(b"junk")
     for folder, says in (("empty", "no usable photos (0 unreadable"), ("junk", "no usable photos (1 unreadable"),
                          ("missing", "not a folder")):
-        with pytest.raises(BrushworkError, match=r"^--data .*" + folder) as info:
+        with pytest.raises(SettingError, match=r"^data .*" + folder) as info:
             scan_photos(tmp_path / folder, 32, 10**8)
         assert says in str(info.value) and "\n" not in str(info.value)
 

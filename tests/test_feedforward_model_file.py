@@ -11,6 +11,7 @@ from feedforward_fixtures import photo_dir, session_backbone, style_file, tiny_m
 from safetensors.torch import save_file
 
 from brushwork.errors import BrushworkError
+from brushwork.feedforward.config import TrainConfig
 from brushwork.feedforward.model_file import FORMAT, load_style_network, save_style_network
 from brushwork.feedforward.network import TransformerNet
 
@@ -19,7 +20,8 @@ def test_a_trained_model_carries_its_story(tiny_model: Path) -> None:
     model = load_style_network(tiny_model)
     meta = model.metadata
     assert meta["style"] == "stripes.png" and meta["steps_trained"] == 4 and meta["backbone"] == "tiny"
-    assert meta["content_layers"] == "('relu2_2',)" and meta["style_layers"].startswith("('relu1_2'")
+    settings = TrainConfig.from_dict(meta["settings"])
+    assert settings.content_layers == ("relu2_2",) and settings.style_layers[0] == "relu1_2" and settings.width == 4
     assert meta["brushwork"] and meta["width"] == 4 and meta["residual_blocks"] == 1
     assert max(model.thumbnail().size) <= 128 and model.thumbnail().mode == "RGB"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 
 import pytest
@@ -13,13 +14,14 @@ from safetensors.torch import load_file
 
 from brushwork.errors import BrushworkError
 from brushwork.feedforward.config import TrainConfig
-from brushwork.feedforward.trainer import TrainProgress, train_style_network
+from brushwork.feedforward.trainer import train_style_network
+from brushwork.progress import Cancelled, CancelToken, ProgressEvent
 from brushwork.nets.vgg import Backbone
 
 
 def _train(photo_dir: Path, style_file: Path, backbone: Backbone, output: Path, **options: object
-           ) -> list[TrainProgress]:
-    seen: list[TrainProgress] = []
+           ) -> list[ProgressEvent]:
+    seen: list[ProgressEvent] = []
     train_style_network(style_file, photo_dir, output, backbone=backbone, callbacks=[seen.append],
                         **{**TINY, **options})
     return seen
@@ -34,18 +36,72 @@ def test_the_loss_falls(photo_dir: Path, style_file: Path, session_backbone: Bac
     assert [p.step for p in seen if p.checkpoint] == [20, 40]
 
 
+@pytest.mark.parametrize("first", [5, 3], ids=["at an epoch's end", "mid-epoch"])
 def test_resume_continues_the_same_run(photo_dir: Path, style_file: Path, session_backbone: Backbone,
-                                       tmp_path: Path) -> None:
+                                       tmp_path: Path, first: int) -> None:
+    # 12 photos, 2 held out, batches of 2: 5 steps per epoch, so step 3 stops in the middle of one.
     whole = tmp_path / "whole.safetensors"
     _train(photo_dir, style_file, session_backbone, whole, steps=8, checkpoint_every=3)
     halves = tmp_path / "halves.safetensors"
-    _train(photo_dir, style_file, session_backbone, halves, steps=5, checkpoint_every=3)
+    _train(photo_dir, style_file, session_backbone, halves, steps=first, checkpoint_every=3)
     seen = _train(photo_dir, style_file, session_backbone, halves, steps=8, checkpoint_every=3, resume=True)
-    assert [p.step for p in seen] == [6, 7, 8]  # from the step-5 checkpoint at the end of the first part
+    assert [p.step for p in seen] == list(range(first + 1, 9))  # from the checkpoint at the end of the first part
     a, b = load_file(whole), load_file(halves)
     assert a.keys() == b.keys() and all(torch.allclose(a[k], b[k], atol=1e-5) for k in a)
     history = torch.load(tmp_path / "halves-train" / "checkpoint.pt", weights_only=True)["history"]
     assert len(history) == 8
+
+
+def test_cancelling_keeps_a_checkpoint_to_resume_from(photo_dir: Path, style_file: Path, session_backbone: Backbone,
+                                                      tmp_path: Path) -> None:
+    token = CancelToken()
+    seen: list[ProgressEvent] = []
+
+    def cancel_at_step_3(event: ProgressEvent) -> None:
+        seen.append(event)
+        if event.step == 3:
+            token.cancel()  # as another thread or Ctrl-C would
+
+    out = tmp_path / "m.safetensors"
+    with pytest.raises(Cancelled) as info:
+        train_style_network(style_file, photo_dir, out, backbone=session_backbone, callbacks=[cancel_at_step_3],
+                            cancel=token, **{**TINY, "steps": 1000, "checkpoint_every": 500})
+    assert info.value.step == 3 and [e.step for e in seen] == [1, 2, 3], "stopped within one step"
+    assert info.value.checkpoint == tmp_path / "m-train" / "checkpoint.pt"
+    assert torch.load(info.value.checkpoint, weights_only=True)["step"] == 3 and not out.exists()
+    resumed = _train(photo_dir, style_file, session_backbone, out, steps=6, resume=True)
+    whole = tmp_path / "whole.safetensors"
+    _train(photo_dir, style_file, session_backbone, whole, steps=6)
+    assert [e.step for e in resumed] == [4, 5, 6]
+    a, b = load_file(whole), load_file(out)
+    assert all(torch.allclose(a[k], b[k], atol=1e-5) for k in a)
+
+
+def test_training_leaves_the_global_random_state_alone(photo_dir: Path, style_file: Path,
+                                                       session_backbone: Backbone, tmp_path: Path) -> None:
+    before = torch.random.get_rng_state()
+    torch.manual_seed(123)  # whatever the caller's program did with it ...
+    _train(photo_dir, style_file, session_backbone, tmp_path / "a.safetensors", steps=2)
+    torch.manual_seed(456)
+    _train(photo_dir, style_file, session_backbone, tmp_path / "b.safetensors", steps=2)
+    a, b = load_file(tmp_path / "a.safetensors"), load_file(tmp_path / "b.safetensors")
+    assert all(torch.equal(a[k], b[k]) for k in a), "... the run does not depend on it"
+    torch.manual_seed(789)
+    state = torch.random.get_rng_state()
+    _train(photo_dir, style_file, session_backbone, tmp_path / "c.safetensors", steps=2)
+    assert torch.equal(torch.random.get_rng_state(), state), "and does not move it"
+    torch.random.set_rng_state(before)
+
+
+def test_progress_events_are_json(photo_dir: Path, style_file: Path, session_backbone: Backbone,
+                                  tmp_path: Path) -> None:
+    seen = _train(photo_dir, style_file, session_backbone, tmp_path / "m.safetensors", steps=2, checkpoint_every=2)
+    data = json.loads(json.dumps(seen[-1].to_dict(), allow_nan=False))
+    assert data["task"] == "train" and data["stage"] == "epoch 1" and (data["step"], data["total"]) == (2, 2)
+    assert set(data["losses"]) == {"content", "style", "tv", "total"} and data["eta"] == 0.0
+    assert data["checkpoint"].endswith("checkpoint.pt") and data["preview"] is True
+    preview = seen[-1].preview()
+    assert preview.shape[:2] == (1, 3) and max(preview.shape[-2:]) == 32, "the first validation photo, stylised"
 
 
 def test_the_run_writes_checkpoint_previews_and_curves(photo_dir: Path, style_file: Path,
@@ -67,11 +123,11 @@ def test_epochs_time_limit_and_resume_errors(photo_dir: Path, style_file: Path, 
     out = tmp_path / "m.safetensors"
     # 12 photos, 2 held out for validation, batches of 2: 5 steps per epoch
     assert _train(photo_dir, style_file, session_backbone, out, epochs=2)[-1].step == 10
-    with pytest.raises(BrushworkError, match="a run is there already; pass --resume"):
+    with pytest.raises(BrushworkError, match="^resume: a run is there already"):
         _train(photo_dir, style_file, session_backbone, out, steps=2)
-    with pytest.raises(BrushworkError, match="--resume with --style-weight 1.0, but the run was started with 3.0"):
+    with pytest.raises(BrushworkError, match="^style_weight 1.0: the run resumed from .* was started with 3.0"):
         _train(photo_dir, style_file, session_backbone, out, epochs=3, resume=True, style_weight=1.0)
-    with pytest.raises(BrushworkError, match="--resume: no checkpoint at"):
+    with pytest.raises(BrushworkError, match="^resume: no checkpoint at"):
         _train(photo_dir, style_file, session_backbone, tmp_path / "other.safetensors", resume=True)
     quick = _train(photo_dir, style_file, session_backbone, tmp_path / "quick.safetensors", steps=1000,
                    time_limit=1e-4)
@@ -79,9 +135,9 @@ def test_epochs_time_limit_and_resume_errors(photo_dir: Path, style_file: Path, 
 
 
 @pytest.mark.parametrize("options,says", [
-    ({"batch_size": 11}, "--batch-size 11: more than the 10 training photos"),
-    ({"content_layers": ("relu9_9",)}, "--content-layers: unknown layer 'relu9_9'"),
-    ({"crop_size": 30}, "--crop-size 30: must be a multiple of 4"),
+    ({"batch_size": 11}, "^batch_size 11: more than the 10 training photos"),
+    ({"content_layers": ("relu9_9",)}, "^content_layers: unknown layer 'relu9_9'"),
+    ({"crop_size": 30}, "^crop_size 30: must be a multiple of 4"),
 ])
 def test_bad_settings_are_one_line_errors(photo_dir: Path, style_file: Path, session_backbone: Backbone,
                                           tmp_path: Path, options: dict[str, object], says: str) -> None:

@@ -304,7 +304,7 @@ def test_pixel_limit_checked_before_decoding(tmp_path: Path) -> None:
     path = tmp_path / "big.png"
     Image.fromarray(np.random.default_rng(0).integers(0, 256, (100, 120, 3), dtype=np.uint8)).save(path)
     path.write_bytes(path.read_bytes()[:200])  # undecodable, so only the header can have been read
-    expected = f"{path}: 120x100 = 12000 pixels is over the limit of 5000 (--max-pixels)"
+    expected = f"{path}: 120x100 = 12000 pixels is over the limit of 5000 (the max_pixels setting)"
     assert error_of(load_image, path, 5000) == expected
     assert "over the limit" in error_of(load_image, Image.new("RGB", (120, 100)), 5000)
 

@@ -10,7 +10,8 @@ import torch
 from brushwork.api import backbone_for
 from brushwork.config import StyleConfig
 from brushwork.image import load_image, resize_long_side
-from brushwork.transfer import Objective, initial_image, optimise
+from brushwork.optim import optimise
+from brushwork.transfer import Objective, initial_image
 
 pytestmark = [pytest.mark.weights, pytest.mark.slow]
 

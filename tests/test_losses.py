@@ -41,6 +41,9 @@ def test_relative_content_loss_divides_by_the_targets_squared_norm() -> None:
     assert relative_content_loss(f, p).item() == pytest.approx(0.5 * (1 + 0 + 4) / (0 + 4 + 25))
     assert relative_content_loss(p, p).item() == 0.0
     assert torch.isfinite(relative_content_loss(f, torch.zeros_like(f)))
+    pair = relative_content_loss(torch.cat([f, p]), torch.cat([p, 2 * p]))
+    assert pair.item() == pytest.approx((relative_content_loss(f, p) + relative_content_loss(p, 2 * p)).item() / 2), \
+        "a batch's loss is the mean of its images' losses"
 
 
 def test_content_loss_is_half_the_sum_of_squares() -> None:

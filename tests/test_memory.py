@@ -42,10 +42,11 @@ def test_checkpointing_turns_on_only_when_needed(monkeypatch: pytest.MonkeyPatch
 
 def test_a_run_that_cannot_fit_fails_before_it_starts(monkeypatch: pytest.MonkeyPatch) -> None:
     _free(monkeypatch, 2.0)
-    with pytest.raises(BrushworkError, match=r"a 8192x6144 px output needs about [\d.]+ GiB of memory and cpu "
-                                             r"has 2.0 GiB free: use --size (\d+) or less$") as info:
+    with pytest.raises(BrushworkError, match=r"^size 8192: a 8192x6144 px output needs about [\d.]+ GiB of memory "
+                                             r"and cpu has 2.0 GiB free: (\d+) px or less fits$") as info:
         choose_checkpointing(StyleConfig(size=8192), 6144, 8192, CPU)
-    suggested = int(str(info.value).split("--size ")[1].split()[0])
+    assert info.value.field == "size"
+    suggested = int(str(info.value).split("free: ")[1].split()[0])
     fits = peak_bytes(suggested * suggested * 3 // 4, torch.bfloat16, True)
     assert fits <= 2 * 2**30 and suggested > 256
 
@@ -53,5 +54,20 @@ def test_a_run_that_cannot_fit_fails_before_it_starts(monkeypatch: pytest.Monkey
 def test_checkpointing_off_suggests_turning_it_on(monkeypatch: pytest.MonkeyPatch) -> None:
     plain, saving = (peak_bytes(2048 * 1536, torch.float32, c) for c in (False, True))
     _free(monkeypatch, (saving + plain) / 2 / 2**30)
-    with pytest.raises(BrushworkError, match="with --checkpointing on"):
+    with pytest.raises(BrushworkError, match="with checkpointing on"):
         choose_checkpointing(StyleConfig(size=2048, precision="float32", checkpointing="off"), 1536, 2048, CPU)
+
+
+def test_concurrent_plans_count_each_others_reservations(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Room for one plain 2048 px run but not two: the second plan, made while the first runs, must
+    # checkpoint (or refuse) instead of counting the same free memory again.
+    config = StyleConfig(size=2048, precision="float32")
+    plain = peak_bytes(2048 * 1536, torch.float32, False)
+    _free(monkeypatch, (plain + 2**20) / 2**30)
+    with memory.memory_plan(config, [(768, 1024), (1536, 2048)], CPU) as first:
+        assert first == [False, False]
+        with pytest.raises(BrushworkError, match="^size 2048: "):
+            with memory.memory_plan(config, [(1536, 2048)], CPU):
+                pass
+    with memory.memory_plan(config, [(1536, 2048)], CPU) as again:
+        assert again == [False], "the first plan's reservation ended with it"

@@ -14,7 +14,8 @@ from brushwork.colour import rgb_to_yiq
 from brushwork.config import StyleConfig
 from brushwork.errors import BrushworkError
 from brushwork.nets.vgg import Backbone
-from brushwork.transfer import Progress, paint
+from brushwork.progress import ProgressEvent
+from brushwork.transfer import paint
 
 
 def _texture(colour: tuple[float, float, float], seed: int, size: int = 48) -> torch.Tensor:
@@ -38,16 +39,16 @@ def test_scales_start_at_300_px_or_less(size: int, expected: list[tuple[int, int
 def test_scales_can_be_set() -> None:
     assert StyleConfig(size=1024, scales=2).plan_scales() == [(512, 200), (1024, 150)]
     assert StyleConfig(size=400, scale_iterations=(30, 20, 10)).plan_scales() == [(100, 30), (200, 20), (400, 10)]
-    with pytest.raises(BrushworkError, match="--scale-iterations .*one count per scale \\(2\\)"):
+    with pytest.raises(BrushworkError, match="^scale_iterations .*one count per scale \\(2\\)"):
         StyleConfig(scales=2, scale_iterations=(1, 2, 3))
 
 
 def test_coarse_to_fine_reports_every_scale_and_ends_at_the_size(tiny_backbone: Backbone) -> None:
-    seen: list[Progress] = []
+    seen: list[ProgressEvent] = []
     config = StyleConfig(size=64, scale_iterations=(4, 3), style_weight=1e4)
     result = paint(tiny_backbone, CONTENT, [RED], config, callbacks=[seen.append])
     assert result.shape == (1, 3, 48, 64)
-    assert [p.iteration for p in seen] == list(range(1, 8)) and {p.iterations for p in seen} == {7}
+    assert [p.step for p in seen] == list(range(1, 8)) and {p.total for p in seen} == {7}
     assert [p.size for p in seen] == [32] * 4 + [64] * 3
 
 
@@ -60,7 +61,7 @@ def test_blend_10_0_equals_the_single_style(tiny_backbone: Backbone) -> None:
 
 
 def test_blend_weights_must_match_the_styles() -> None:
-    with pytest.raises(BrushworkError, match="--style-blend 3.0,7.0: needs one value per style image \\(3\\)"):
+    with pytest.raises(BrushworkError, match="^style_blend 3.0,7.0: needs one value per style image \\(3\\)"):
         StyleConfig(style_blend=(3.0, 7.0)).check_styles(3)
     assert StyleConfig(style_blend=(3.0, 7.0)).blend_weights(2) == pytest.approx([0.3, 0.7])
 
@@ -81,7 +82,7 @@ def test_style_scale_resizes_the_style(tiny_backbone: Backbone, monkeypatch, sca
 
 def test_style_scale_range() -> None:
     for bad in (0.1, 5.0):
-        with pytest.raises(BrushworkError, match="--style-scale .*0.25 to 4"):
+        with pytest.raises(BrushworkError, match="^style_scale .*0.25 to 4"):
             StyleConfig(style_scale=bad)
 
 

@@ -8,7 +8,9 @@ import torch
 from brushwork.config import PATIENCE, SPIKE_STEPS, StyleConfig
 from brushwork.errors import BrushworkError
 from brushwork.nets.vgg import Backbone
-from brushwork.transfer import Objective, Progress, converged, initial_image, optimise
+from brushwork.optim import converged, optimise
+from brushwork.progress import ProgressEvent
+from brushwork.transfer import Objective, initial_image
 
 
 def _images(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -18,10 +20,10 @@ def _images(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     return content, style
 
 
-def _run(backbone: Backbone, **options) -> tuple[torch.Tensor, list[Progress]]:
+def _run(backbone: Backbone, **options) -> tuple[torch.Tensor, list[ProgressEvent]]:
     config = StyleConfig(**{"iterations": 15, **options})
     content, style = _images()
-    seen: list[Progress] = []
+    seen: list[ProgressEvent] = []
     start = initial_image(content, style, config.init, config.seed)
     result = optimise(Objective(backbone, content, [style], config), start, config, [seen.append],
                       tolerance=config.tolerance)
@@ -39,9 +41,9 @@ def test_objective_reports_each_term_by_name(tiny_backbone: Backbone) -> None:
 @pytest.mark.parametrize("optimizer", ["lbfgs", "adam"])
 def test_total_loss_falls_and_pixels_stay_in_range(tiny_backbone: Backbone, optimizer: str) -> None:
     result, seen = _run(tiny_backbone, optimizer=optimizer, learning_rate=0.05)
-    assert [p.iteration for p in seen] == list(range(1, 16))
+    assert [p.step for p in seen] == list(range(1, 16))
     assert seen[-1].losses["total"] < 0.5 * seen[0].losses["total"]
-    assert all(0.0 <= p.image.min() and p.image.max() <= 1.0 for p in seen)
+    assert all(0.0 <= p.preview().min() and p.preview().max() <= 1.0 for p in seen)
     assert result.shape == (1, 3, 48, 64)
 
 
@@ -51,13 +53,31 @@ def test_style_loss_falls_tenfold_from_the_content(tiny_backbone: Backbone) -> N
     assert seen[-1].losses["style"] < seen[0].losses["style"] / 10
 
 
-@pytest.mark.parametrize("init", ["content", "noise", "style"])
-def test_initial_images(init: str) -> None:
+def test_content_start_is_the_content() -> None:
     content, style = _images()
-    start = initial_image(content, style, init, seed=3)
-    assert start.shape == content.shape and 0 <= start.min() and start.max() <= 1
-    if init == "content":
-        assert torch.equal(start, content)
+    assert torch.equal(initial_image(content, style, "content", seed=3), content)
+
+
+def test_noise_start_is_seeded_uniform_noise_unrelated_to_the_content() -> None:
+    content, style = _images()
+    start = initial_image(content, style, "noise", seed=3)
+    assert start.shape == content.shape
+    assert torch.equal(start, initial_image(content, style, "noise", seed=3))
+    assert not torch.equal(start, initial_image(content, style, "noise", seed=4))
+    assert torch.equal(start, initial_image(torch.zeros_like(content), style, "noise", seed=3)), \
+        "only the content's shape matters"
+    assert float(start.mean()) == pytest.approx(0.5, abs=0.02) and float(start.std()) == pytest.approx(12**-0.5, abs=0.02)
+    assert abs(float(torch.corrcoef(torch.stack([start.flatten(), content.flatten()]))[0, 1])) < 0.05
+
+
+def test_style_start_is_the_style_resized_to_the_content() -> None:
+    content, _ = _images()
+    flat = torch.tensor([0.2, 0.5, 0.8]).view(1, 3, 1, 1).expand(1, 3, 30, 30)
+    assert torch.allclose(initial_image(content, flat, "style", seed=0), flat[..., :1, :1].expand_as(content))
+    halves = torch.cat([torch.zeros(1, 3, 40, 20), torch.ones(1, 3, 40, 20)], dim=-1)  # dark left, light right
+    start = initial_image(content, halves, "style", seed=0)
+    assert start.shape == content.shape
+    assert float(start[..., :28].mean()) < 0.05 and float(start[..., 36:].mean()) > 0.95
 
 
 def test_same_seed_same_result_other_seed_other_result(tiny_backbone: Backbone) -> None:
@@ -75,7 +95,7 @@ def test_zero_style_weight_keeps_the_content(tiny_backbone: Backbone) -> None:
 
 def test_unknown_layer_names_the_option(tiny_backbone: Backbone) -> None:
     content, style = _images()
-    with pytest.raises(BrushworkError, match="--content-layers: unknown layer 'relu9_9'"):
+    with pytest.raises(BrushworkError, match="^content_layers: unknown layer 'relu9_9'"):
         Objective(tiny_backbone, content, [style], StyleConfig(content_layers=("relu9_9",)))
 
 
@@ -125,7 +145,7 @@ def test_a_spike_is_not_taken_for_convergence() -> None:
     """The loss 25 steps before a spike is below the spike: the old rule read that as convergence."""
     bowl = _Bowl(range(40, 41), jump=1e6)
     start = torch.rand(1, 3, 8, 8, generator=torch.Generator().manual_seed(0))
-    seen: list[Progress] = []
+    seen: list[ProgressEvent] = []
     config = StyleConfig(optimizer="adam", learning_rate=0.002)  # slow and steady: no convergence
     optimise(bowl, start, config, [seen.append], iterations=80, tolerance=1e-3)
     assert bowl.seen[39] > 100 * bowl.seen[38], "the spike happened"
@@ -138,7 +158,7 @@ def test_a_diverging_run_goes_back_to_its_best_iterate() -> None:
     config = StyleConfig(optimizer="adam", learning_rate=0.002)
     images: list[torch.Tensor] = []
     before = start.clone()
-    result = optimise(bowl, start, config, [lambda p: images.append(p.image.clone())], iterations=40)
+    result = optimise(bowl, start, config, [lambda p: images.append(p.preview())], iterations=40)
     step_of_the_best = 18  # evaluation k sees the image after step k-1; images[i] is after step i+1
     assert torch.equal(images[19 + SPIKE_STEPS - 1], images[step_of_the_best - 1]), "back to the best"
     assert not torch.equal(images[19 + SPIKE_STEPS - 2], images[step_of_the_best - 1]), "not before"
@@ -150,7 +170,7 @@ def test_the_result_is_the_best_iterate_evaluated(tiny_backbone: Backbone) -> No
     content, style = _images()
     config = StyleConfig(iterations=30)
     objective = Objective(tiny_backbone, content, [style], config)
-    seen: list[Progress] = []
+    seen: list[ProgressEvent] = []
     result = optimise(objective, content, config, [seen.append])
     with torch.no_grad():
         final = float(objective(result)["total"])

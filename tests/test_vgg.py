@@ -43,8 +43,16 @@ def test_pooling_choice() -> None:
 
 
 def test_unknown_layer_is_a_one_line_error(tiny_backbone: Backbone) -> None:
-    with pytest.raises(BrushworkError, match="--style-layers: unknown layer 'relu3_4' for vgg16"):
-        tiny_backbone.check_layers(["relu1_1", "relu3_4"], "--style-layers")
+    with pytest.raises(BrushworkError, match="^style_layers: unknown layer 'relu3_4' for vgg16") as info:
+        tiny_backbone.check_layers(["relu1_1", "relu3_4"], "style_layers")
+    assert info.value.field == "style_layers"
+
+
+def test_moving_a_backbone_copies_it_and_leaves_the_shared_one_alone(tiny_backbone: Backbone) -> None:
+    assert tiny_backbone.to("cpu") is tiny_backbone, "already there: no copy"
+    moved = tiny_backbone.to("meta")
+    assert moved is not tiny_backbone and moved.device.type == "meta"
+    assert tiny_backbone.device.type == "cpu", "the caller's backbone stays where it was"
 
 
 class _Identity(VGGTrunk):

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import subprocess
+import sys
 import http.server
 import threading
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import platformdirs
 import pytest
 import torch
 
@@ -143,3 +146,12 @@ def test_the_real_default_weights(monkeypatch: pytest.MonkeyPatch) -> None:
     weights.verify(weights.cached_path(SOURCES["vgg16-hed"]), SOURCES["vgg16-hed"].sha256, "hed")
     features = backbone.features(torch.full((1, 3, 64, 64), 0.5), ["relu1_1", "relu5_1"])
     assert features["relu5_1"].shape == (1, 512, 4, 4) and features["relu1_1"].abs().sum() > 0
+
+
+def test_tests_never_use_the_users_cache(tmp_path: Path) -> None:
+    # conftest points every test not marked `weights` (and its subprocesses) at a cache of the session.
+    users = Path(platformdirs.user_cache_dir("brushwork")) / "weights"
+    assert cache_dir() != users and tmp_path.parent in cache_dir().parents
+    child = subprocess.run([sys.executable, "-c", "from brushwork.nets.weights import cache_dir; print(cache_dir())"],
+                           capture_output=True, text=True, check=True)
+    assert Path(child.stdout.strip()) == cache_dir()

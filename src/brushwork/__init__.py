@@ -18,30 +18,34 @@ from typing import TYPE_CHECKING, Any
 _HOMES = {
     "stylize": "brushwork.api",
     "stylize_audio": "brushwork.audio.api", "synthesize_texture": "brushwork.audio.api",
+    "AudioConfig": "brushwork.audio.config",
     "Sound": "brushwork.audio.io", "read_audio": "brushwork.audio.io", "save_audio": "brushwork.audio.io",
-    "AudioConfig": "brushwork.config", "StyleConfig": "brushwork.config",
-    "BrushworkError": "brushwork.errors",
+    "StyleConfig": "brushwork.config",
+    "BrushworkError": "brushwork.errors", "SettingError": "brushwork.errors",
     "apply_style_network": "brushwork.feedforward.apply",
     "ApplyConfig": "brushwork.feedforward.config", "TrainConfig": "brushwork.feedforward.config",
     "load_style_network": "brushwork.feedforward.model_file",
-    "TrainProgress": "brushwork.feedforward.trainer", "train_style_network": "brushwork.feedforward.trainer",
+    "train_style_network": "brushwork.feedforward.trainer",
     "SOURCES": "brushwork.nets.weights", "load_backbone": "brushwork.nets.weights",
-    "Progress": "brushwork.transfer",
+    "CancelToken": "brushwork.progress", "Cancelled": "brushwork.progress", "ProgressEvent": "brushwork.progress",
+    "settings_from": "brushwork.recording",
 }
 __all__ = sorted(_HOMES)
 
 if TYPE_CHECKING:
     from brushwork.api import stylize
     from brushwork.audio.api import stylize_audio, synthesize_texture
+    from brushwork.audio.config import AudioConfig
     from brushwork.audio.io import Sound, read_audio, save_audio
-    from brushwork.config import AudioConfig, StyleConfig
-    from brushwork.errors import BrushworkError
+    from brushwork.config import StyleConfig
+    from brushwork.errors import BrushworkError, SettingError
     from brushwork.feedforward.apply import apply_style_network
     from brushwork.feedforward.config import ApplyConfig, TrainConfig
     from brushwork.feedforward.model_file import load_style_network
-    from brushwork.feedforward.trainer import TrainProgress, train_style_network
+    from brushwork.feedforward.trainer import train_style_network
     from brushwork.nets.weights import SOURCES, load_backbone
-    from brushwork.transfer import Progress
+    from brushwork.progress import Cancelled, CancelToken, ProgressEvent
+    from brushwork.recording import settings_from
 
 
 def __getattr__(name: str) -> Any:

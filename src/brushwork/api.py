@@ -18,7 +18,8 @@ from brushwork.image import ImageSource, load_image, load_mask, long_side_shape,
 from brushwork.nets.vgg import Backbone
 from brushwork.nets.weights import load_backbone
 from brushwork.outputs import Input, weights_input
-from brushwork.transfer import Callback, paint
+from brushwork.progress import Callback, Cancelled, CancelToken, check_cancel
+from brushwork.transfer import paint
 
 
 def _name(source: ImageSource, role: str) -> str:
@@ -58,6 +59,7 @@ def stylize(
     config: StyleConfig | None = None,
     *,
     callbacks: Iterable[Callback] = (),
+    cancel: CancelToken | None = None,
     backbone: Backbone | None = None,
     quality: str = "normal",
     **options: Any,
@@ -67,15 +69,19 @@ def stylize(
     ``content`` and each style are paths, PIL images, NumPy arrays (HxWxC) or tensors ([1,C,H,W] in
     [0,1]); pass a list for several styles. ``options`` override fields of ``config`` (default: the
     ``quality`` preset, draft, normal or high, see QUALITY_PRESETS), e.g. ``size=256``,
-    ``style_blend=(3, 7)``, ``style_masks=("left.png", "right.png")``. ``backbone`` reuses an already loaded network (it must match ``config``'s
-    weights). Returns an RGB image (RGBA when the content had transparency) whose long side is
-    ``size`` px.
+    ``style_blend=(3, 7)``, ``style_masks=("left.png", "right.png")``. ``backbone`` reuses an already
+    loaded network (it must match ``config``'s weights; it is copied, never moved, to another device).
+    Returns an RGB image (RGBA when the content had transparency) whose long side is ``size`` px.
+
+    ``callbacks`` receive a :class:`~brushwork.progress.ProgressEvent` after every iteration. When
+    ``cancel`` is cancelled (from any thread) the run stops before its next iteration and raises
+    :class:`~brushwork.progress.Cancelled` whose ``result`` is the last iterate as an RGB PIL image.
     """
     config = replace(config, **options) if config is not None else StyleConfig.for_quality(quality, **options)
     styles = list(style) if isinstance(style, (list, tuple)) else [style]
     config.check_styles(len(styles))
     _check(config.init in INIT_KEYWORDS or Path(config.init).exists(),
-           "--init", f"is neither {', '.join(INIT_KEYWORDS[:-1])} nor {INIT_KEYWORDS[-1]}, nor an image file",
+           "init", f"is neither {', '.join(INIT_KEYWORDS[:-1])} nor {INIT_KEYWORDS[-1]}, nor an image file",
            config.init)
     device = resolve_device(config.device)
     content_rgb, alpha = load_image(content, config.max_pixels, name=_name(content, "content image"))
@@ -86,14 +92,18 @@ def stylize(
     content_mask = None if config.content_mask is None else load_mask(
         config.content_mask, config.max_pixels, height, width).to(device)
     init = None if config.init in INIT_KEYWORDS else load_image(config.init, config.max_pixels)[0].to(device)
+    check_cancel(cancel)
     net = backbone.to(device) if backbone is not None else backbone_for(config, device)
-    net.check_layers(config.content_layers, "--content-layers")
-    net.check_layers(config.style_layers, "--style-layers")
+    net.check_layers(config.content_layers, "content_layers")
+    net.check_layers(config.style_layers, "style_layers")
     coarsest = config.plan_scales()[0][0]
-    _check_fits(net, config, _name(content, "content image"), content_rgb, coarsest, "raise --size or lower --scales")
+    _check_fits(net, config, _name(content, "content image"), content_rgb, coarsest, "raise size or lower scales")
     for source, rgb in zip(styles, style_rgbs):
         _check_fits(net, config, _name(source, "style image"), rgb, max(MIN_SIZE, round(coarsest * config.style_scale)),
-                    "raise --style-scale")
-    result = paint(net, content_rgb.to(device), style_rgbs, config, style_masks=masks,
-                   content_mask=content_mask, init=init, callbacks=callbacks)
+                    "raise style_scale")
+    try:
+        result = paint(net, content_rgb.to(device), style_rgbs, config, style_masks=masks,
+                       content_mask=content_mask, init=init, callbacks=callbacks, cancel=cancel)
+    except Cancelled as stop:
+        raise Cancelled(stop.step, to_pil(stop.result.cpu())) from None
     return to_pil(result.cpu(), alpha)

@@ -1,7 +1,9 @@
-"""StyleConfig: the one home of every default of a style transfer run, validated once.
+"""StyleConfig: the one home of every default of a style transfer run, validated once; and
+:class:`Settings`, the JSON form that every settings dataclass shares.
 
 The CLI builds its options from these fields (name ``style_weight`` -> ``--style-weight``, help from
-the field's metadata), and the Python API takes the same names as keyword arguments.
+the field's metadata), and the Python API takes the same names as keyword arguments. A bad value
+raises a :class:`SettingError` naming the field (``size 0: must be 32 to 8192 px``).
 """
 
 from __future__ import annotations
@@ -11,9 +13,9 @@ import os
 import types
 import typing
 from dataclasses import dataclass, field, fields
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
-from brushwork.errors import BrushworkError
+from brushwork.errors import BrushworkError, SettingError
 
 MIN_SIZE, MAX_SIZE = 32, 8192
 #: The default plan halves the size until it is at most this many px: most iterations run there,
@@ -38,6 +40,48 @@ PATIENCE = 25
 SPIKE, SPIKE_STEPS = 0.1, 5
 #: The start images that ``init`` names; any other value of ``init`` is an image file.
 INIT_KEYWORDS = ("content", "noise", "style")
+#: How stylize and apply keep the content's colours (Gatys, Bethge, Hertzmann, Shechtman 2016).
+PRESERVE_COLORS = ("none", "luminance", "histogram")
+#: The arithmetic of the networks (hardware.compute_dtype decides what auto means).
+PRECISIONS = ("auto", "float32", "bfloat16")
+#: The JSON form's format version (Settings.to_dict); a newer one is refused by from_dict.
+SETTINGS_VERSION = 1
+
+S = TypeVar("S", bound="Settings")
+
+
+class Settings:
+    """The JSON form of a frozen settings dataclass: ``to_dict()`` and ``from_dict()``.
+
+    ``to_dict()`` holds ``"settings"`` (the class name), ``"version"`` (:data:`SETTINGS_VERSION`)
+    and every field, tuples as lists; ``from_dict`` gives back an equal object (tuples as tuples) and
+    refuses another class, a newer version, unknown keys and values of the wrong kind (``check_types``
+    in each class's ``__post_init__``). Keys left out take their defaults.
+    """
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe: str, int, float, bool, None and lists of them."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)}  # type: ignore[arg-type]
+        return {"settings": type(self).__name__, "version": SETTINGS_VERSION,
+                **{k: list(v) if isinstance(v, tuple) else v for k, v in values.items()}}
+
+    @classmethod
+    def from_dict(cls: type[S], data: dict[str, Any]) -> S:
+        """The settings that ``to_dict`` wrote (validated as any other)."""
+        if not isinstance(data, dict):
+            raise BrushworkError(f"{cls.__name__}: settings must be a JSON object, not {type(data).__name__}")
+        kind, version = data.get("settings", cls.__name__), data.get("version", SETTINGS_VERSION)
+        if kind != cls.__name__:
+            raise BrushworkError(f"settings of {kind}, not of {cls.__name__}")
+        if not isinstance(version, int) or version > SETTINGS_VERSION:
+            raise BrushworkError(f"{cls.__name__} settings version {version} is newer than this brushwork reads "
+                                 f"({SETTINGS_VERSION}): upgrade brushwork")
+        names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+        values = {key: value for key, value in data.items() if key not in ("settings", "version")}
+        for key in values:
+            if key not in names:
+                raise SettingError.of(key, "", f"not a setting of {cls.__name__}")
+        return cls(**values)  # check_types turns JSON lists back into tuples and refuses other kinds
 
 
 def _opt(default: Any, help: str, **extra: Any) -> Any:
@@ -46,7 +90,7 @@ def _opt(default: Any, help: str, **extra: Any) -> Any:
 
 
 @dataclass(frozen=True)
-class StyleConfig:
+class StyleConfig(Settings):
     """Every setting of an optimisation-based style transfer (Gatys et al. 2015)."""
 
     size: int = _opt(512, "long side of the output in pixels; the content's aspect ratio is kept")
@@ -75,7 +119,7 @@ class StyleConfig:
     content_mask: str | None = _opt(None, "mask image: white where the content matters, black where it does not")
     preserve_colors: Literal["none", "luminance", "histogram"] = _opt(
         "none", "keep the content's colours: luminance (transfer on luminance only) or histogram (match the "
-        "style's colours to the content's first)", choices=("none", "luminance", "histogram"))
+        "style's colours to the content's first)", choices=PRESERVE_COLORS)
     content_layers: tuple[str, ...] = _opt(("relu4_2",), "layers of the content loss, comma-separated")
     style_layers: tuple[str, ...] = _opt(
         ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"), "layers of the style loss, comma-separated")
@@ -93,7 +137,7 @@ class StyleConfig:
     precision: Literal["auto", "float32", "bfloat16"] = _opt(
         "auto", "arithmetic of the network: bfloat16 halves the time where the hardware has it (CPUs with "
         "AVX-512 BF16 or AMX, recent GPUs) at equal final losses; auto picks it there, else float32",
-        choices=("auto", "float32", "bfloat16"))
+        choices=PRECISIONS)
     tolerance: float = _opt(
         5e-4, "stop a scale early once the total loss fell by less than this fraction over the last "
         f"{PATIENCE} iterations (0: always run every iteration)")
@@ -106,41 +150,41 @@ class StyleConfig:
 
     def __post_init__(self) -> None:
         check_types(self)
-        _check(MIN_SIZE <= self.size <= MAX_SIZE, "--size", f"must be {MIN_SIZE} to {MAX_SIZE} px", self.size)
-        _check(1 <= self.iterations <= 100_000, "--iterations", "must be 1 to 100000", self.iterations)
-        _check(self.scales is None or 1 <= self.scales <= 8, "--scales", "must be 1 to 8", self.scales)
+        _check(MIN_SIZE <= self.size <= MAX_SIZE, "size", f"must be {MIN_SIZE} to {MAX_SIZE} px", self.size)
+        _check(1 <= self.iterations <= 100_000, "iterations", "must be 1 to 100000", self.iterations)
+        _check(self.scales is None or 1 <= self.scales <= 8, "scales", "must be 1 to 8", self.scales)
         if self.scale_iterations is not None:
             _check(all(1 <= i <= 100_000 for i in self.scale_iterations) and len(self.scale_iterations) > 0,
-                   "--scale-iterations", "must be 1 to 100000 each", self.scale_iterations)
-            _check(self.scales in (None, len(self.scale_iterations)), "--scale-iterations",
+                   "scale_iterations", "must be 1 to 100000 each", self.scale_iterations)
+            _check(self.scales in (None, len(self.scale_iterations)), "scale_iterations",
                    f"needs one count per scale ({self.scales})", self.scale_iterations)
         # Refused rather than capped: scales below MIN_SIZE px would all be MIN_SIZE px, the same work repeated.
         most = max(count for count in range(1, 9) if len(set(self._sizes(count))) == count)
         count = self.scales or len(self.scale_iterations or ())
-        _check(count <= most, "--scales" if self.scales else "--scale-iterations",
-               f"--size {self.size} allows at most {most} distinct scale(s), each half the next and at least "
+        _check(count <= most, "scales" if self.scales else "scale_iterations",
+               f"size {self.size} allows at most {most} distinct scale(s), each half the next and at least "
                f"{MIN_SIZE} px", count)
-        _check(0.25 <= self.style_scale <= 4, "--style-scale", "must be 0.25 to 4", self.style_scale)
+        _check(0.25 <= self.style_scale <= 4, "style_scale", "must be 0.25 to 4", self.style_scale)
         if self.style_blend is not None:
-            _check(all(w >= 0 for w in self.style_blend) and sum(self.style_blend) > 0, "--style-blend",
+            _check(all(w >= 0 for w in self.style_blend) and sum(self.style_blend) > 0, "style_blend",
                    "must be zero or positive and not all zero", self.style_blend)
-        _check(self.learning_rate > 0, "--learning-rate", "must be positive", self.learning_rate)
+        _check(self.learning_rate > 0, "learning_rate", "must be positive", self.learning_rate)
         _check_weights(self, ("content_weight", "style_weight", "tv_weight"))
-        _check(len(self.content_layers) > 0, "--content-layers", "needs at least one layer", "")
-        _check(len(self.style_layers) > 0, "--style-layers", "needs at least one layer", "")
+        _check(len(self.content_layers) > 0, "content_layers", "needs at least one layer", "")
+        _check(len(self.style_layers) > 0, "style_layers", "needs at least one layer", "")
         if self.style_layer_weights is not None:
-            _check(len(self.style_layer_weights) == len(self.style_layers), "--style-layer-weights",
+            _check(len(self.style_layer_weights) == len(self.style_layers), "style_layer_weights",
                    f"needs one weight per style layer ({len(self.style_layers)})", self.style_layer_weights)
             _check(all(w >= 0 for w in self.style_layer_weights) and sum(self.style_layer_weights) > 0,
-                   "--style-layer-weights", "must be zero or positive and not all zero", self.style_layer_weights)
-        _check(self.max_pixels > 0, "--max-pixels", "must be positive", self.max_pixels)
-        _check(0 <= self.tolerance < 1, "--tolerance", "must be 0 to 1", self.tolerance)
+                   "style_layer_weights", "must be zero or positive and not all zero", self.style_layer_weights)
+        _check(self.max_pixels > 0, "max_pixels", "must be positive", self.max_pixels)
+        _check(0 <= self.tolerance < 1, "tolerance", "must be 0 to 1", self.tolerance)
         check_choices(self)
 
     @classmethod
     def for_quality(cls, quality: str = "normal", **options: Any) -> StyleConfig:
         """The ``quality`` preset (draft, normal or high; see QUALITY_PRESETS) with ``options`` on top."""
-        _check(quality in QUALITY_PRESETS, "--quality", f"must be one of {', '.join(QUALITY_PRESETS)}", quality)
+        _check(quality in QUALITY_PRESETS, "quality", f"must be one of {', '.join(QUALITY_PRESETS)}", quality)
         return cls(**{**QUALITY_PRESETS[quality], **options})
 
     def layer_weights(self) -> dict[str, float]:
@@ -153,7 +197,7 @@ class StyleConfig:
         """Raise a one-line error unless there are style images and the blend weights and masks match
         their ``count``."""
         _check(count > 0, "style", "needs at least one style image", "")
-        for option, values in (("--style-blend", self.style_blend), ("--style-masks", self.style_masks)):
+        for option, values in (("style_blend", self.style_blend), ("style_masks", self.style_masks)):
             _check(values is None or len(values) == count, option,
                    f"needs one value per style image ({count})", ",".join(map(str, values or ())))
 
@@ -183,14 +227,6 @@ class StyleConfig:
     def _sizes(self, count: int) -> list[int]:
         """The long side in px of each of ``count`` scales, coarse to fine, each half the next."""
         return [max(MIN_SIZE, round(self.size / 2 ** (count - 1 - k))) for k in range(count)]
-
-    def as_metadata(self) -> dict[str, str]:
-        """Every setting as strings, to embed in output files."""
-        return {f.name: str(getattr(self, f.name)) for f in fields(self)}
-
-
-def _flag(name: str) -> str:
-    return "--" + name.replace("_", "-")
 
 
 #: A value of each field type, in words: (one, several).
@@ -242,7 +278,7 @@ def check_types(config: Any) -> None:
             hint = hints[f.name]
             optional = typing.get_origin(hint) is typing.Union or isinstance(hint, types.UnionType)
             hint = next(a for a in typing.get_args(hint) if a is not type(None)) if optional else hint
-            _check(False, _flag(f.name), f"must be {_kind(hint)}, not {e}", repr(value))
+            _check(False, f.name, f"must be {_kind(hint)}, not {e}", repr(value))
 
 
 def check_choices(config: Any) -> None:
@@ -252,7 +288,7 @@ def check_choices(config: Any) -> None:
         choices = f.metadata.get("choices")
         value = getattr(config, f.name)
         if choices is not None:
-            _check(value in choices or (value is None and f.default is None), _flag(f.name),
+            _check(value in choices or (value is None and f.default is None), f.name,
                    f"must be one of {', '.join(choices)}", value)
 
 
@@ -260,70 +296,11 @@ def _check_weights(config: Any, names: tuple[str, ...]) -> None:
     """Raise a one-line error unless each named loss weight of ``config`` is zero or positive and finite."""
     for name in names:
         value = getattr(config, name)
-        _check(0 <= value < float("inf"), _flag(name), "must be zero or positive", value)
+        _check(0 <= value < float("inf"), name, "must be zero or positive", value)
 
 
-def _check(ok: bool, option: str, problem: str, value: object) -> None:
+def _check(ok: bool, name: str, problem: str, value: object) -> None:
+    """Raise a SettingError ``"{name} {value}: {problem}"`` unless ``ok``."""
     if not ok:
         shown = ",".join(map(str, value)) if isinstance(value, tuple) else value  # as the option is written
-        raise BrushworkError(f"{option} {shown}: {problem}".replace(" :", ":"))
-
-
-@dataclass(frozen=True)
-class AudioConfig:
-    """Every setting of an audio style transfer or texture synthesis (Ulyanov and Lebedev 2016).
-
-    A log-magnitude spectrogram is a 1-D image whose frequency bins are channels; one wide random
-    convolution and a ReLU give the features (README, "Audio style transfer", for how the defaults
-    were measured).
-    """
-
-    sample_rate: int = _opt(22050, "working sample rate in Hz; inputs are resampled to it, the output back "
-                            "to the content's rate")
-    n_fft: int = _opt(2048, "STFT size in samples: n_fft/2+1 frequency bins are the feature channels")
-    hop_length: int = _opt(512, "STFT hop in samples: one spectrogram frame per hop")
-    # Ulyanov and Lebedev use 4096 filters; 1024 cost a quarter of the time per iteration on a CPU
-    # (the Gram matrix grows with their square) and still lowered the style loss 30x (README).
-    filters: int = _opt(1024, "random convolution filters, the feature channels (Ulyanov and Lebedev: 4096)")
-    filter_width: int = _opt(11, "width of each filter in spectrogram frames, odd (Ulyanov and Lebedev: 11)")
-    content_weight: float = _opt(1.0, "alpha: weight of the content loss; 0 makes a texture the length of "
-                                 "the content")
-    style_weight: float = _opt(10.0, "beta: weight of the style loss")
-    # The style loss of the demo had fallen to within 2% of its value at 200 steps by step 100.
-    iterations: int = _opt(100, "L-BFGS steps on the spectrogram (per chunk of a long input)")
-    init: Literal["content", "noise"] = _opt(
-        "content", "starting spectrogram: the content's or noise (a texture always starts from noise)",
-        choices=("content", "noise"))
-    optimizer: Literal["lbfgs", "adam"] = _opt("lbfgs", "optimiser on the spectrogram", choices=("lbfgs", "adam"))
-    learning_rate: float = _opt(0.05, "Adam step size, in units of log(1 + magnitude) (L-BFGS takes 1)")
-    griffin_lim_iterations: int = _opt(100, "fast Griffin-Lim iterations that recover the phase")
-    seed: int = _opt(0, "random seed of the filters, the noise start and the Griffin-Lim start phase")
-    duration: float = _opt(10.0, "length of a synthesised texture in seconds (texture only)")
-    chunk_seconds: float = _opt(20.0, "inputs longer than this are optimised in chunks of this length, "
-                                "which bounds memory")
-    chunk_overlap: float = _opt(2.0, "seconds by which neighbouring chunks overlap; they are cross-faded there")
-    device: str = _opt("auto", "auto, cpu, cuda, cuda:N or mps")
-
-    def __post_init__(self) -> None:
-        check_types(self)
-        _check(4000 <= self.sample_rate <= 192_000, "--sample-rate", "must be 4000 to 192000 Hz", self.sample_rate)
-        _check(16 <= self.n_fft <= 16384, "--n-fft", "must be 16 to 16384", self.n_fft)
-        _check(1 <= self.hop_length <= self.n_fft, "--hop-length", f"must be 1 to --n-fft ({self.n_fft})",
-               self.hop_length)
-        _check(1 <= self.filters <= 16384, "--filters", "must be 1 to 16384", self.filters)
-        _check(1 <= self.filter_width <= 255 and self.filter_width % 2 == 1, "--filter-width",
-               "must be odd, 1 to 255", self.filter_width)
-        _check_weights(self, ("content_weight", "style_weight"))
-        _check(1 <= self.iterations <= 100_000, "--iterations", "must be 1 to 100000", self.iterations)
-        _check(1 <= self.griffin_lim_iterations <= 10_000, "--griffin-lim-iterations", "must be 1 to 10000",
-               self.griffin_lim_iterations)
-        _check(self.learning_rate > 0, "--learning-rate", "must be positive", self.learning_rate)
-        _check(0 < self.duration <= 3600, "--duration", "must be above 0 and at most 3600 s", self.duration)
-        _check(0 <= self.chunk_overlap, "--chunk-overlap", "must be zero or positive", self.chunk_overlap)
-        _check(self.chunk_seconds >= 2 * self.chunk_overlap and self.chunk_seconds > 0, "--chunk-seconds",
-               f"must be positive and at least twice --chunk-overlap ({self.chunk_overlap})", self.chunk_seconds)
-        check_choices(self)
-
-    def frames(self, seconds: float) -> int:
-        """The number of spectrogram frames (hops) in ``seconds``, at least 1."""
-        return max(1, round(seconds * self.sample_rate / self.hop_length))
+        raise SettingError.of(name, shown, problem)

@@ -87,7 +87,7 @@ def _check_size(width: int, height: int, max_pixels: int, name: str) -> None:
     if width * height > max_pixels:
         raise BrushworkError(
             f"{name}: {width}x{height} = {width * height} pixels is over the limit of "
-            f"{max_pixels} (--max-pixels)"
+            f"{max_pixels} (the max_pixels setting)"
         )
 
 

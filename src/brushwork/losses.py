@@ -58,9 +58,15 @@ def content_loss(features: torch.Tensor, target: torch.Tensor, mask: torch.Tenso
 
 
 def relative_content_loss(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """:func:`content_loss` divided by ``sum(target**2)``: 0 for the target itself, about 1 or less for
-    an unrelated image of like scale; finite even for an all-zero target. Shapes [B,N,H,W]; returns a scalar."""
-    return content_loss(features, target) / target.pow(2).sum().clamp_min(1e-30)
+    """:func:`content_loss` of each image divided by its ``sum(target**2)``, averaged over the batch: 0
+    for the target itself, about 1 or less for an unrelated image of like scale; finite even for an
+    all-zero target. Shapes [B,N,H,W]; returns a scalar.
+
+    Per image, so that a batch split between processes (data-parallel training) has the same loss as
+    the whole batch in one process.
+    """
+    squared = 0.5 * (features - target).pow(2).flatten(1).sum(1)
+    return (squared / target.pow(2).flatten(1).sum(1).clamp_min(1e-30)).mean()
 
 
 def style_layer_loss(gram: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

@@ -5,7 +5,8 @@ The policy of every command that writes (like ``cp -i`` or ``ffmpeg -n``): an ou
 exists already is not replaced unless ``overwrite`` is given; a single output stops the run with a
 one-line error before any work, while a folder of outputs skips the files that exist (the caller's
 note says so). A path that is the same file as an input (through links, ``..`` or hard links) is
-refused even with ``overwrite``.
+refused even with ``overwrite``. Errors are SettingErrors whose field is the ``option`` given: a
+setting's name (``output``), which a command line shows as its flag, or the flag itself.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from brushwork.errors import BrushworkError
+from brushwork.errors import SettingError
 from brushwork.image import PathLike, probe_folder
 from brushwork.nets.weights import SOURCES
 
@@ -63,7 +64,7 @@ def check_not_inputs(paths: Iterable[PathLike], option: str, inputs: Iterable[In
         if hit is not None:
             role, source = hit
             alias = "" if Path(path) == Path(source) else f" ({source})"
-            raise BrushworkError(f"{option} {path}: is the {role}{alias}; writing there would destroy it, "
+            raise SettingError(option, f"{option} {path}: is the {role}{alias}; writing there would destroy it, "
                                  "choose another output")
 
 
@@ -77,7 +78,7 @@ def check_writable_folder(folder: PathLike, option: str, named: PathLike | None 
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
     if not existing.is_dir():
-        raise BrushworkError(f"{option} {named}: {existing} is a file, not a folder")
+        raise SettingError(option, f"{option} {named}: {existing} is a file, not a folder")
     probe_folder(existing, f"{option} {named}")
 
 
@@ -88,16 +89,16 @@ def check_output_file(path: PathLike, option: str, inputs: Iterable[Input], over
     existing writable folder. Returns it as a Path."""
     path = Path(path)
     if path.is_dir():
-        raise BrushworkError(f"{option} {path}: is a folder; give the name of a file to write in it")
+        raise SettingError(option, f"{option} {path}: is a folder; give the name of a file to write in it")
     if suffixes and path.suffix.lower() not in suffixes:
         shown = f"'{path.suffix}'" if path.suffix else "(none)"
         choices = " or ".join([", ".join(suffixes[:-1]), suffixes[-1]] if len(suffixes) > 1 else suffixes)
-        raise BrushworkError(f"{option} {path}: unsupported output format {shown} (use {choices})")
+        raise SettingError(option, f"{option} {path}: unsupported output format {shown} (use {choices})")
     check_not_input(path, option, inputs)
     if (path.exists() or path.is_symlink()) and not overwrite:
-        raise BrushworkError(f"{option} {path}: exists already; pass --overwrite to replace it")
+        raise SettingError(option, f"{option} {path}: exists already; pass --overwrite to replace it")
     if not path.parent.is_dir():
-        raise BrushworkError(f"{option} {path}: folder {path.parent} does not exist")
+        raise SettingError(option, f"{option} {path}: folder {path.parent} does not exist")
     check_writable_folder(path.parent, option, path)
     return path
 
@@ -111,7 +112,7 @@ def check_series(folder: Path, names: Iterable[str], option: str, inputs: Sequen
         if name in existing:
             check_not_input(folder / name, option, inputs)
             if not overwrite:
-                raise BrushworkError(f"{option}: {folder / name} exists already; pass --overwrite to replace it")
+                raise SettingError(option, f"{option}: {folder / name} exists already; pass --overwrite to replace it")
 
 
 def weights_input(weights: str) -> list[Input]:
@@ -125,5 +126,5 @@ def check_distinct(outputs: Iterable[tuple[str, PathLike]]) -> None:
     for option, path in outputs:
         for other_option, other in seen:
             if same_file(path, other):
-                raise BrushworkError(f"{option} {path}: is also the {other_option} output")
+                raise SettingError(option, f"{option} {path}: is also the {other_option} output")
         seen.append((option, path))

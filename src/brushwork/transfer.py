@@ -1,45 +1,25 @@
-"""The optimisation of Gatys et al.: an Objective over a Backbone, and a loop that updates the pixels.
+"""The optimisation of Gatys et al.: an Objective over a Backbone, and the coarse-to-fine ``paint``
+that runs the generic loop of ``optim.py`` on the pixels.
 
 Images are RGB tensors [1,3,H,W] in [0,1] throughout; the Backbone does its own preprocessing.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
 
 import torch
 from torch import nn
 
 from brushwork.colour import luminance, match_colour, match_luminance, recombine
-from brushwork.config import MIN_SIZE, PATIENCE, SPIKE, SPIKE_STEPS, AudioConfig, StyleConfig
+from brushwork.config import MIN_SIZE, StyleConfig
 from brushwork.hardware import compute_dtype
 from brushwork.image import long_side_shape, resize, resize_long_side
 from brushwork.losses import ContentLoss, StyleLoss, TVLoss, gram_matrix
-from brushwork.memory import choose_checkpointing, lbfgs_history
+from brushwork.memory import memory_plan
 from brushwork.nets.vgg import Backbone
-
-
-@dataclass(frozen=True)
-class Progress:
-    """What a callback sees after each iteration.
-
-    ``iteration`` counts from 1 to ``iterations`` across all scales; ``size`` is the long side in px
-    of the scale being optimised. ``losses`` holds each weighted term by name ("content", "style",
-    "tv") and their sum ("total"); ``image`` is the current iterate [1,3,H,W] in [0,1], shared with
-    the optimiser: copy it to keep it.
-    """
-
-    iteration: int
-    iterations: int
-    losses: dict[str, float]
-    elapsed: float
-    image: torch.Tensor
-    size: int = 0
-
-
-Callback = Callable[[Progress], None]
+from brushwork.optim import optimise
+from brushwork.progress import Callback, Cancelled, CancelToken, Clock
 
 
 def fit_mask(mask: torch.Tensor, height: int, width: int) -> torch.Tensor:
@@ -68,8 +48,8 @@ class Objective(nn.Module):
                  config: StyleConfig, *, style_masks: Sequence[torch.Tensor] | None = None,
                  content_mask: torch.Tensor | None = None, checkpoint: bool = False) -> None:
         super().__init__()
-        backbone.check_layers(config.content_layers, "--content-layers")
-        backbone.check_layers(config.style_layers, "--style-layers")
+        backbone.check_layers(config.content_layers, "content_layers")
+        backbone.check_layers(config.style_layers, "style_layers")
         self.backbone = backbone
         self.layers = sorted(set(config.content_layers) | set(config.style_layers))
         self.dtype = compute_dtype(config.precision, content.device)
@@ -145,117 +125,18 @@ def initial_image(content: torch.Tensor, style: torch.Tensor, init: str, seed: i
     return torch.rand(content.shape, generator=generator).to(content.device)
 
 
-def _optimizer(image: torch.Tensor, config: StyleConfig | AudioConfig) -> torch.optim.Optimizer:
-    if config.optimizer == "adam":
-        return torch.optim.Adam([image], lr=config.learning_rate)
-    # One function evaluation per step and no line search, as in the classic Torch implementation;
-    # the history carries over between steps. Tolerances off: our own early stopping decides the end.
-    return torch.optim.LBFGS([image], lr=1.0, max_iter=1, history_size=lbfgs_history(image[0, 0].numel()),
-                             tolerance_grad=-1.0, tolerance_change=-1.0)
-
-
-def converged(best: Sequence[float], tolerance: float) -> bool:
-    """True when the best total loss so far fell by less than ``tolerance`` (a fraction) over the
-    last PATIENCE steps.
-
-    ``best`` holds the best total after each step, so it never rises: a spike of L-BFGS (which steps
-    without a line search) cannot pass for convergence, as a rise of the raw loss did (issue 15).
-    """
-    if tolerance <= 0 or len(best) <= PATIENCE:
-        return False
-    return best[-PATIENCE - 1] - best[-1] < tolerance * abs(best[-1])
-
-
-class BestIterate:
-    """The lowest-loss iterate seen so far, and the rule that undoes a divergence.
-
-    L-BFGS with one evaluation per step and no line search (the classic implementation's choice, for
-    its speed) sometimes overshoots: the loss jumps by tens of percent in one step. Usually the next
-    steps recover (its first steps do so all the time), so a single spike is let be; but when the
-    loss stays more than SPIKE above the best for SPIKE_STEPS evaluations in a row, the run is
-    diverging, and the caller puts the best iterate back and clears the optimiser's history.
-    """
-
-    def __init__(self, start: torch.Tensor) -> None:
-        self.image = start.detach().clone()
-        self.loss = float("inf")
-        self.history: list[float] = []  # the best loss after each evaluation
-        self.above = 0  # consecutive evaluations more than SPIKE above the best
-
-    def offer(self, image: torch.Tensor, loss: float) -> None:
-        """Record ``image`` evaluated at ``loss``."""
-        if loss < self.loss:
-            self.loss = loss
-            self.image.copy_(image.detach())
-        self.history.append(self.loss)
-        self.above = self.above + 1 if loss > self.loss * (1 + SPIKE) else 0
-
-    @property
-    def diverging(self) -> bool:
-        """True after SPIKE_STEPS evaluations in a row more than SPIKE above the best."""
-        return self.above >= SPIKE_STEPS
-
-
-def optimise(objective: nn.Module, start: torch.Tensor, config: StyleConfig | AudioConfig,
-             callbacks: Iterable[Callback] = (), *, iterations: int | None = None, done: int = 0,
-             total: int | None = None, bounds: tuple[float, float] | None = (0.0, 1.0),
-             tolerance: float = 0.0) -> torch.Tensor:
-    """Run up to ``iterations`` (default ``config.iterations``) optimiser steps from ``start`` [1,3,H,W].
-
-    ``objective(x)`` returns named scalar terms with their sum as "total" (an :class:`Objective`, or
-    the audio objective on a spectrogram [C,F,T]). Stops early once the best loss has converged to
-    ``tolerance`` (see ``converged``; 0 runs every step). A run that diverges goes back to its best
-    iterate (see ``BestIterate``). Returns the best iterate evaluated, clamped to ``bounds`` (default [0,1]:
-    pixels; None: not clamped) like every iterate. ``done`` and ``total`` place these steps within a
-    longer run (several scales or chunks) for the Progress that callbacks receive.
-    """
-    callbacks = list(callbacks)
-    iterations = iterations or config.iterations
-    total = total or done + iterations
-    image = start.detach().clone(memory_format=torch.contiguous_format).requires_grad_(True)
-    optimizer = _optimizer(image, config)
-    best = BestIterate(image)
-    last: dict[str, torch.Tensor] = {}
-
-    def closure() -> torch.Tensor:
-        optimizer.zero_grad(set_to_none=True)
-        terms = objective(image)
-        terms["total"].backward()
-        last.update({name: term.detach() for name, term in terms.items()})
-        best.offer(image, float(last["total"]))
-        return terms["total"]
-
-    began = time.perf_counter()
-    for iteration in range(done + 1, done + iterations + 1):
-        optimizer.step(closure)  # evaluates the current iterate, then steps away from it
-        with torch.no_grad():
-            if best.diverging:  # back to the best iterate, with a fresh history
-                image.copy_(best.image)
-                optimizer = _optimizer(image, config)
-                best.above = 0
-            elif bounds is not None:
-                image.clamp_(*bounds)
-        if callbacks:
-            progress = Progress(iteration, total, {k: float(v) for k, v in last.items()},
-                                time.perf_counter() - began, image.detach(), max(image.shape[-2:]))
-            for callback in callbacks:
-                callback(progress)
-        if converged(best.history, tolerance):
-            break
-    with torch.no_grad():  # the last step's result has not been evaluated yet
-        best.offer(image, float(objective(image)["total"]))
-    return best.image
-
-
 def paint(backbone: Backbone, content: torch.Tensor, styles: Sequence[torch.Tensor], config: StyleConfig,
           *, style_masks: Sequence[torch.Tensor] | None = None, content_mask: torch.Tensor | None = None,
-          init: torch.Tensor | None = None, callbacks: Iterable[Callback] = ()) -> torch.Tensor:
+          init: torch.Tensor | None = None, callbacks: Iterable[Callback] = (),
+          cancel: CancelToken | None = None) -> torch.Tensor:
     """The whole run: colour handling, then coarse to fine over ``config.plan_scales()``.
 
     Inputs are full-resolution RGB [1,3,H,W] in [0,1] (styles of any size), masks [1,1,H,W], ``init``
     an optional start image. Each scale starts from the previous result, upsampled (Gatys et al.
     2017, "Controlling Perceptual Factors"); the style is resized to ``style_scale`` times each
-    scale's size. Returns [1,3,h,w] with long side ``config.size``.
+    scale's size. Returns [1,3,h,w] with long side ``config.size``. Callbacks get a "stylize" event
+    after every iteration (stage "scale k/n"); a cancelled ``cancel`` raises Cancelled whose result
+    is the last iterate as an RGB image [1,3,h',w'] at the scale it had reached.
     """
     callbacks = list(callbacks)
     if config.preserve_colors == "histogram":  # Gatys et al. 2016: the style takes the content's colours
@@ -265,32 +146,45 @@ def paint(backbone: Backbone, content: torch.Tensor, styles: Sequence[torch.Tens
         work = luminance(content)
         styles = [match_luminance(luminance(style), work) for style in styles]
         init = None if init is None else luminance(init)
+
+    def finish(image: torch.Tensor) -> torch.Tensor:
+        """An iterate as the RGB result: the content's colours put back in luminance mode."""
+        return recombine(image, content) if config.preserve_colors == "luminance" else image
+
     plan = config.plan_scales()
     total = sum(iterations for _, iterations in plan)
-    # Decide memory for every scale before any work, so that a run that cannot fit fails at once.
     shapes = [long_side_shape(*work.shape[-2:], size) for size, _ in plan]
-    checkpoints = [choose_checkpointing(config, h, w, work.device) for h, w in reversed(shapes)][::-1]
+    # The clock weighs each iteration by its pixels, so that the time left counts finer scales dearer.
+    clock = Clock(sum(iterations * h * w for (_, iterations), (h, w) in zip(plan, shapes)))
     image: torch.Tensor | None = None
     previous: torch.Tensor | None = None  # the content at the previous scale
     done = 0
-    for (size, iterations), checkpoint in zip(plan, checkpoints):
-        target = resize_long_side(work, size)
-        scaled_styles = [resize_long_side(style, max(MIN_SIZE, round(size * config.style_scale))) for style in styles]
-        objective = Objective(backbone, target, scaled_styles, config, style_masks=style_masks,
-                              content_mask=content_mask, checkpoint=checkpoint)
-        if image is not None and previous is not None and init is None and config.init == "content":
-            # Upsampling blurs: add back the content's detail that the coarser scale could not hold,
-            # so the finer scale starts sharp (measured: README, "Speed").
-            start = (resize(image, *target.shape[-2:]) + target - resize(previous, *target.shape[-2:])).clamp(0, 1)
-        elif image is not None:
-            start = resize(image, *target.shape[-2:])
-        elif init is not None:
-            start = resize(init, *target.shape[-2:])
-        else:
-            start = initial_image(target, scaled_styles[0], config.init, config.seed)
-        image = optimise(objective, start, config, callbacks, iterations=iterations, done=done, total=total,
-                         tolerance=config.tolerance)
-        done += iterations
-        previous = target
+    # Decide memory for every scale before any work, so that a run that cannot fit fails at once.
+    with memory_plan(config, shapes, work.device) as checkpoints:
+        for k, ((size, iterations), checkpoint) in enumerate(zip(plan, checkpoints)):
+            target = resize_long_side(work, size)
+            scaled_styles = [resize_long_side(style, max(MIN_SIZE, round(size * config.style_scale)))
+                             for style in styles]
+            objective = Objective(backbone, target, scaled_styles, config, style_masks=style_masks,
+                                  content_mask=content_mask, checkpoint=checkpoint)
+            if image is not None and previous is not None and init is None and config.init == "content":
+                # Upsampling blurs: add back the content's detail that the coarser scale could not hold,
+                # so the finer scale starts sharp (measured: README, "Speed").
+                start = (resize(image, *target.shape[-2:]) + target - resize(previous, *target.shape[-2:])).clamp(0, 1)
+            elif image is not None:
+                start = resize(image, *target.shape[-2:])
+            elif init is not None:
+                start = resize(init, *target.shape[-2:])
+            else:
+                start = initial_image(target, scaled_styles[0], config.init, config.seed)
+            try:
+                image = optimise(objective, start, config, callbacks, iterations=iterations, done=done,
+                                 total=total, tolerance=config.tolerance, cancel=cancel,
+                                 stage=f"scale {k + 1}/{len(plan)}", clock=clock, units=target[0, 0].numel(),
+                                 size=size)
+            except Cancelled as stop:
+                raise Cancelled(stop.step, finish(stop.result)) from None
+            done += iterations
+            previous = target
     assert image is not None
-    return recombine(image, content) if config.preserve_colors == "luminance" else image
+    return finish(image)

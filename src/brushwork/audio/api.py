@@ -8,14 +8,14 @@ from typing import Any
 
 import torch
 
+from brushwork.audio.config import AudioConfig
 from brushwork.audio.io import Sound, fit, load_sound, match_loudness, resample
 from brushwork.audio.spectrogram import griffin_lim, log_magnitude, magnitude
 from brushwork.audio.transfer import synthesise
-from brushwork.config import AudioConfig
 from brushwork.errors import BrushworkError
 from brushwork.hardware import resolve_device
 from brushwork.image import PathLike
-from brushwork.transfer import Callback
+from brushwork.progress import Callback, CancelToken
 
 AudioSource = PathLike | Sound
 
@@ -50,13 +50,15 @@ def _render(spec: torch.Tensor, config: AudioConfig, reference: Sound, channels:
 
 
 def stylize_audio(content: AudioSource, style: AudioSource, config: AudioConfig | None = None, *,
-                  callbacks: Iterable[Callback] = (), **options: Any) -> Sound:
+                  callbacks: Iterable[Callback] = (), cancel: CancelToken | None = None, **options: Any) -> Sound:
     """``content`` in the style of ``style`` (Ulyanov and Lebedev 2016).
 
     Sources are file paths (WAV, FLAC, OGG, MP3, ...) or :class:`Sound` objects, mono or stereo, at
     any sample rate. ``options`` override fields of ``config`` (defaults: AudioConfig()), e.g.
     ``iterations=100``. Returns a Sound with the content's sample rate, channels and length, at its
     loudness (lowered if that would clip). Each content channel is stylised; the style is mixed to mono.
+    ``callbacks`` get an "audio" ProgressEvent after every step; a cancelled ``cancel`` stops the run
+    within one step with Cancelled (see ``transfer.synthesise``).
     """
     config = replace(config or AudioConfig(), **options)
     device = resolve_device(config.device)
@@ -65,15 +67,17 @@ def stylize_audio(content: AudioSource, style: AudioSource, config: AudioConfig 
     content_wave = _working(content_sound, config, _name(content, "content"), device)
     style_wave = _working(style_sound, config, _name(style, "style"), device)
     spec = synthesise(_spectrogram(style_wave.mean(0, keepdim=True), config), config,
-                      _spectrogram(content_wave, config), callbacks=callbacks)
+                      _spectrogram(content_wave, config), callbacks=callbacks, cancel=cancel)
     return _render(spec, config, content_sound, content_sound.channels, content_sound.samples.shape[1])
 
 
 def synthesize_texture(style: AudioSource, config: AudioConfig | None = None, *,
-                       callbacks: Iterable[Callback] = (), **options: Any) -> Sound:
+                       callbacks: Iterable[Callback] = (), cancel: CancelToken | None = None,
+                       **options: Any) -> Sound:
     """A new sound of ``config.duration`` seconds with the texture of ``style`` (no content).
 
-    Returns a Sound with the style's sample rate, channels and loudness.
+    Returns a Sound with the style's sample rate, channels and loudness. Progress ("texture" events)
+    and cancellation as in :func:`stylize_audio`.
     """
     config = replace(config or AudioConfig(), **options)
     device = resolve_device(config.device)
@@ -81,5 +85,5 @@ def synthesize_texture(style: AudioSource, config: AudioConfig | None = None, *,
     style_wave = _working(style_sound, config, _name(style, "style"), device)
     frames = 1 + round(config.duration * config.sample_rate) // config.hop_length  # centred frames
     spec = synthesise(_spectrogram(style_wave.mean(0, keepdim=True), config), config, frames=frames,
-                      channels=style_sound.channels, callbacks=callbacks)
+                      channels=style_sound.channels, callbacks=callbacks, cancel=cancel, task="texture")
     return _render(spec, config, style_sound, style_sound.channels, round(config.duration * style_sound.sample_rate))

@@ -15,9 +15,10 @@ from collections.abc import Iterable
 import torch
 from torch import nn
 
-from brushwork.config import AudioConfig
+from brushwork.audio.config import AudioConfig
 from brushwork.losses import ContentLoss, StyleLoss, gram_matrix
-from brushwork.transfer import Callback, optimise
+from brushwork.optim import optimise
+from brushwork.progress import Callback, CancelToken, Clock
 
 
 class RandomFeatures(nn.Module):
@@ -113,13 +114,16 @@ def noise_like(style: torch.Tensor, shape: tuple[int, int, int], seed: int) -> t
 
 
 def synthesise(style: torch.Tensor, config: AudioConfig, content: torch.Tensor | None = None, *,
-               frames: int = 0, channels: int = 1, callbacks: Iterable[Callback] = ()) -> torch.Tensor:
+               frames: int = 0, channels: int = 1, callbacks: Iterable[Callback] = (),
+               cancel: CancelToken | None = None, task: str = "audio") -> torch.Tensor:
     """The optimised log-magnitude spectrogram [C,F,T] (unbounded) in the style of ``style`` [Cs,F,Ts].
 
     With ``content`` [C,F,T] (and ``config.content_weight`` > 0) that is a style transfer; without,
     a texture of ``frames`` frames and ``channels`` channels. Inputs longer than
     ``config.chunk_seconds`` are optimised in overlapping chunks with the same filters and style
     Gram, each for ``config.iterations``, and cross-faded, so memory stays that of one chunk.
+    Callbacks get a ``task`` event after every step (stage "chunk k/n", preview the chunk's
+    spectrogram); a cancelled ``cancel`` raises Cancelled with the current chunk's spectrogram.
     """
     bins = style.shape[1]
     features = RandomFeatures(bins, config.filters, config.filter_width, config.seed).to(style.device)
@@ -130,6 +134,7 @@ def synthesise(style: torch.Tensor, config: AudioConfig, content: torch.Tensor |
     from_content = content is not None and config.init == "content" and config.content_weight > 0
     start = content if from_content else noise_like(style, (channels, bins, frames), config.seed)
     spans = chunk_spans(frames, chunk, overlap)
+    clock = Clock(len(spans) * config.iterations)
     result = torch.zeros(channels, bins, frames, device=style.device)
     weight = torch.zeros(frames, device=style.device)
     for k, (a, b) in enumerate(spans):
@@ -138,7 +143,8 @@ def synthesise(style: torch.Tensor, config: AudioConfig, content: torch.Tensor |
         # Unclamped, as in Ulyanov and Lebedev: clamping at 0 (a magnitude of 0) spoils the curvature
         # pairs of L-BFGS, which then diverged in our trials; magnitude() clamps at the end.
         piece = optimise(objective, start[..., a:b], config, callbacks, done=k * config.iterations,
-                         total=len(spans) * config.iterations, bounds=None)
+                         total=len(spans) * config.iterations, bounds=None, cancel=cancel, task=task,
+                         stage=f"chunk {k + 1}/{len(spans)}", clock=clock)
         fade = _fade(a, b, frames, overlap).to(style.device)
         result[..., a:b] += piece * fade
         weight[a:b] += fade

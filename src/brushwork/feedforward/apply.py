@@ -7,23 +7,25 @@ the same padding, blending and saving, so their outputs differ only by the engin
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+import copy
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 import torch
 from PIL import Image
 
-from brushwork.colour import recombine
+from brushwork.colour import match_colour, recombine
 from brushwork.errors import BrushworkError
 from brushwork.feedforward.config import ApplyConfig
 from brushwork.feedforward.model_file import StyleNetwork, load_style_network
 from brushwork.feedforward.network import pad_to_multiple
-from brushwork.hardware import resolve_device
+from brushwork.hardware import compute_dtype, resolve_device
 from brushwork.image import OUTPUT_FORMATS, ImageSource, load_image, resize_long_side, save_image, to_pil
 from brushwork.outputs import check_not_inputs, check_output_file, check_writable_folder
+from brushwork.progress import Callback, CancelToken, Clock, ProgressEvent, check_cancel
+from brushwork.recording import provenance
 
 Engine = Callable[[torch.Tensor], torch.Tensor]
 #: Suffixes taken as images inside an input folder; other files there are left alone.
@@ -31,15 +33,20 @@ INPUT_SUFFIXES = frozenset({*OUTPUT_FORMATS, ".bmp", ".gif"})
 
 
 class TorchEngine:
-    """A StyleNetwork as an engine: CPU tensors in and out, the network on ``device``."""
+    """A StyleNetwork as an engine: CPU tensors in and out, the network on ``device`` (a copy if the
+    model's is elsewhere: a model may serve several jobs) in ``dtype`` (bfloat16: under autocast)."""
 
-    def __init__(self, model: StyleNetwork, device: torch.device) -> None:
-        self.net, self.device = model.net.to(device), device
+    def __init__(self, model: StyleNetwork, device: torch.device, dtype: torch.dtype = torch.float32) -> None:
+        here = next(model.net.parameters()).device
+        same = here.type == device.type and device.index in (None, here.index)
+        self.net = model.net if same else copy.deepcopy(model.net).to(device)
+        self.device, self.dtype = device, dtype
         self.metadata = model.metadata
 
     @torch.no_grad()
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x.to(self.device)).float().cpu()
+        with torch.autocast(self.device.type, dtype=self.dtype, enabled=self.dtype != torch.float32):
+            return self.net(x.to(self.device)).float().cpu()
 
 
 def run_padded(engine: Engine, rgb: torch.Tensor) -> torch.Tensor:
@@ -50,25 +57,24 @@ def run_padded(engine: Engine, rgb: torch.Tensor) -> torch.Tensor:
 
 def finish(styled: torch.Tensor, content: torch.Tensor, config: ApplyConfig) -> torch.Tensor:
     """The options on a network output [B,3,H,W] and its input ``content`` (same shape), both in [0,1]."""
-    if config.preserve_colors:  # Gatys et al. 2016: the stylised luminance, the photo's I and Q
+    if config.preserve_colors == "luminance":  # Gatys et al. 2016: the stylised luminance, the photo's I and Q
         styled = recombine(styled, content)
+    elif config.preserve_colors == "histogram":  # the output's colour mean and covariance made the photo's
+        styled = torch.cat([match_colour(s[None], c[None]) for s, c in zip(styled, content)])
     return content + config.strength * (styled - content) if config.strength < 1 else styled
 
 
 def open_engine(model: Path | str | StyleNetwork, config: ApplyConfig) -> tuple[Engine, dict[str, Any]]:
-    """The engine that ``config.engine`` names for ``model`` (a .safetensors or, for onnx, an .onnx
-    file), and the model's metadata."""
-    if config.engine == "onnx":
+    """The engine for ``model``, chosen by what it is: an .onnx file runs with onnxruntime, a
+    StyleNetwork or a .safetensors file with PyTorch; and the model's metadata."""
+    if not isinstance(model, StyleNetwork) and Path(model).suffix.lower() == ".onnx":
         from brushwork.feedforward.onnx_export import OnnxEngine  # onnxruntime is an extra
-        if isinstance(model, StyleNetwork):
-            raise BrushworkError("--engine onnx needs an exported .onnx file (see `brushwork export`)")
         onnx_engine = OnnxEngine(Path(model))
         return onnx_engine, onnx_engine.metadata
     if not isinstance(model, StyleNetwork):
-        if Path(model).suffix.lower() == ".onnx":
-            raise BrushworkError(f"{model}: an ONNX model runs with --engine onnx")
         model = load_style_network(model)
-    torch_engine = TorchEngine(model, resolve_device(config.device))
+    device = resolve_device(config.device)
+    torch_engine = TorchEngine(model, device, compute_dtype(config.precision, device))
     return torch_engine, torch_engine.metadata
 
 
@@ -134,13 +140,19 @@ def _batches(pairs: Sequence[tuple[Path, Path]], config: ApplyConfig, failed: li
         yield batch
 
 
-def stylize_files(model: Path, inputs: Sequence[Path], output: Path, config: ApplyConfig,
-                  on_done: Callable[[Path, Path], None] | None = None) -> tuple[int, int, list[str]]:
+def stylize_files(model: Path, inputs: Sequence[Path], output: Path, config: ApplyConfig, *,
+                  callbacks: Iterable[Callback] = (), cancel: CancelToken | None = None
+                  ) -> tuple[int, int, list[str]]:
     """Stylise image files and folders into ``output`` (see :func:`plan_outputs`); existing outputs in a
     folder are skipped unless ``config.overwrite``, a single existing output file is an error before any
-    work, no output may be an input (checked first), and inputs that cannot be read are passed over, so that one bad
-    file does not stop a batch job. Calls ``on_done(input, output)`` after each image; returns
-    (written, skipped, one-line errors of the inputs passed over)."""
+    work, no output may be an input (checked first), and inputs that cannot be read are passed over, so
+    that one bad file does not stop a batch job. Returns (written, skipped, one-line errors of the inputs
+    passed over).
+
+    ``callbacks`` get an "apply" ProgressEvent after each image (``frame`` its index in the images to
+    do, ``checkpoint`` the file written). A cancelled ``cancel`` stops before the next batch with
+    Cancelled whose ``result`` lists the files written; each of them is complete.
+    """
     pairs = plan_outputs([Path(p) for p in inputs], Path(output))
     sources = [("model", model), *(("input", source) for source, _ in pairs)]
     if pairs and pairs[0][1] == Path(output):  # one image file: it must not exist unless --overwrite
@@ -150,15 +162,22 @@ def stylize_files(model: Path, inputs: Sequence[Path], output: Path, config: App
         check_not_inputs([dest for _, dest in pairs], "-o", sources)
     todo = [(s, d) for s, d in pairs if config.overwrite or not d.exists()]
     engine, meta = open_engine(model, config)
-    stamp = {"model": Path(model).name, "style": str(meta.get("style", "?")), "strength": str(config.strength),
-             "preserve_colors": str(config.preserve_colors), "brushwork": version("brushwork")}
+    callbacks = list(callbacks)
+    clock = Clock(len(todo))
     failed: list[str] = []
+    written: list[Path] = []
     for batch in _batches(todo, config, failed):
+        check_cancel(cancel, len(written), list(written))
         content = torch.cat([rgb for _, _, rgb, _ in batch])
         results = finish(run_padded(engine, content), content, config)
         for (source, dest, _, alpha), result in zip(batch, results):
             dest.parent.mkdir(parents=True, exist_ok=True)
-            save_image(to_pil(result[None], alpha), dest, {"content": str(source), **stamp})
-            if on_done is not None:
-                on_done(source, dest)
-    return len(todo) - len(failed), len(pairs) - len(todo), failed
+            inputs_used = {"content": str(source), "model": Path(model).name, "style": str(meta.get("style", "?"))}
+            save_image(to_pil(result[None], alpha), dest, provenance("apply", config, inputs_used))
+            written.append(dest)
+            elapsed, eta = clock.advance()
+            event = ProgressEvent("apply", "images", len(written), len(todo), {}, elapsed, eta,
+                                  size=max(result.shape[-2:]), frame=len(written) - 1, checkpoint=str(dest))
+            for callback in callbacks:
+                callback(event)
+    return len(written), len(pairs) - len(todo), failed

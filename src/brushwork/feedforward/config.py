@@ -1,24 +1,26 @@
 """TrainConfig and ApplyConfig: every default of training and of running a style network, validated once.
 
 The CLI builds ``brushwork train`` and ``brushwork apply`` options from these fields, as it does
-``stylize``'s from StyleConfig; the Python API takes the same names as keyword arguments.
+``stylize``'s from StyleConfig; the Python API takes the same names as keyword arguments. Both have
+the JSON form of :class:`brushwork.config.Settings`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Literal
 
-from brushwork.config import StyleConfig, _check, _check_weights, _opt, check_choices, check_types
+from brushwork.config import (MAX_SIZE, MIN_SIZE, PRECISIONS, PRESERVE_COLORS, Settings, StyleConfig, _check,
+                              _check_weights, _opt, check_choices, check_types)
 from brushwork.outputs import OVERWRITE_HELP
 
 #: Settings that ``--resume`` may change: they say how long and where to run, not what is learned.
-RUN_SETTINGS = frozenset({"steps", "epochs", "time_limit", "checkpoint_every", "validation_count", "amp",
+RUN_SETTINGS = frozenset({"steps", "epochs", "time_limit", "checkpoint_every", "validation_count", "precision",
                           "device", "workers"})
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(Settings):
     """Every setting of training an image transformation network for one style (Johnson et al. 2016)."""
 
     steps: int = _opt(40_000, "optimiser steps (one batch each); Johnson et al. train 40000 steps of 4 "
@@ -44,9 +46,9 @@ class TrainConfig:
     residual_blocks: int = _opt(5, "residual blocks of the network (Johnson et al.: 5)")
     checkpoint_every: int = _opt(500, "write a checkpoint, a preview grid and the loss curves every N steps")
     validation_count: int = _opt(4, "photos held out of training and stylised into each preview grid")
-    amp: Literal["auto", "off", "bf16"] = _opt(
-        "auto", "mixed precision: bf16 autocast (auto: on GPUs with bf16 and on CPUs with AVX-512 BF16 or "
-        "AMX, where it is faster)", choices=("auto", "off", "bf16"))
+    precision: Literal["auto", "float32", "bfloat16"] = _opt(
+        StyleConfig.precision, "arithmetic of the networks: bfloat16 autocast (auto: where the hardware has "
+        "it natively, GPUs with native bf16 and CPUs with AVX-512 BF16 or AMX), else float32", choices=PRECISIONS)
     seed: int = _opt(0, "random seed of the network's start, the photo order and the crops")
     workers: int = _opt(2, "processes that decode photos (0: decode in the training process)")
     weights: str = _opt(StyleConfig.weights, "backbone weights: a source name (see `brushwork weights list`) "
@@ -60,50 +62,49 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         check_types(self)
-        _check(1 <= self.steps <= 10_000_000, "--steps", "must be 1 to 10000000", self.steps)
-        _check(self.epochs is None or self.epochs >= 1, "--epochs", "must be 1 or more", self.epochs)
-        _check(self.time_limit is None or self.time_limit > 0, "--time-limit", "must be positive", self.time_limit)
-        _check(self.batch_size >= 1, "--batch-size", "must be 1 or more", self.batch_size)
-        _check(16 <= self.crop_size <= 4096 and self.crop_size % 4 == 0, "--crop-size",
+        _check(1 <= self.steps <= 10_000_000, "steps", "must be 1 to 10000000", self.steps)
+        _check(self.epochs is None or self.epochs >= 1, "epochs", "must be 1 or more", self.epochs)
+        _check(self.time_limit is None or self.time_limit > 0, "time_limit", "must be positive", self.time_limit)
+        _check(self.batch_size >= 1, "batch_size", "must be 1 or more", self.batch_size)
+        _check(16 <= self.crop_size <= 4096 and self.crop_size % 4 == 0, "crop_size",
                "must be a multiple of 4 from 16 to 4096", self.crop_size)
-        _check(self.learning_rate > 0, "--learning-rate", "must be positive", self.learning_rate)
+        _check(self.learning_rate > 0, "learning_rate", "must be positive", self.learning_rate)
         _check_weights(self, ("content_weight", "style_weight", "tv_weight"))
-        _check(16 <= self.style_size <= 4096, "--style-size", "must be 16 to 4096 px", self.style_size)
-        _check(len(self.content_layers) > 0, "--content-layers", "needs at least one layer", "")
-        _check(len(self.style_layers) > 0, "--style-layers", "needs at least one layer", "")
-        _check(1 <= self.width <= 256, "--width", "must be 1 to 256", self.width)
-        _check(0 <= self.residual_blocks <= 32, "--residual-blocks", "must be 0 to 32", self.residual_blocks)
-        _check(self.checkpoint_every >= 1, "--checkpoint-every", "must be 1 or more", self.checkpoint_every)
-        _check(0 <= self.validation_count <= 64, "--validation-count", "must be 0 to 64", self.validation_count)
-        _check(self.workers >= 0, "--workers", "must be zero or more", self.workers)
-        _check(self.max_pixels > 0, "--max-pixels", "must be positive", self.max_pixels)
+        _check(16 <= self.style_size <= 4096, "style_size", "must be 16 to 4096 px", self.style_size)
+        _check(len(self.content_layers) > 0, "content_layers", "needs at least one layer", "")
+        _check(len(self.style_layers) > 0, "style_layers", "needs at least one layer", "")
+        _check(1 <= self.width <= 256, "width", "must be 1 to 256", self.width)
+        _check(0 <= self.residual_blocks <= 32, "residual_blocks", "must be 0 to 32", self.residual_blocks)
+        _check(self.checkpoint_every >= 1, "checkpoint_every", "must be 1 or more", self.checkpoint_every)
+        _check(0 <= self.validation_count <= 64, "validation_count", "must be 0 to 64", self.validation_count)
+        _check(self.workers >= 0, "workers", "must be zero or more", self.workers)
+        _check(self.max_pixels > 0, "max_pixels", "must be positive", self.max_pixels)
         check_choices(self)
-
-    def as_metadata(self) -> dict[str, str]:
-        """Every setting as strings, to embed in the model file."""
-        return {f.name: str(getattr(self, f.name)) for f in fields(self)}
 
 
 @dataclass(frozen=True)
-class ApplyConfig:
+class ApplyConfig(Settings):
     """Every setting of running a trained style network over photos."""
 
     strength: float = _opt(1.0, "blend of the stylised image with the photo: 1 all style, 0 the photo")
-    preserve_colors: bool = _opt(False, "keep the photo's colours: the stylised luminance with the photo's "
-                                 "chrominance (Gatys et al. 2016)")
+    preserve_colors: Literal["none", "luminance", "histogram"] = _opt(
+        StyleConfig.preserve_colors, "keep the photo's colours: luminance (the stylised luminance with the "
+        "photo's chrominance) or histogram (the output's colours matched to the photo's)", choices=PRESERVE_COLORS)
     size: int | None = _opt(None, "long side of the outputs in px (default: each input's own size)")
     batch_size: int = _opt(4, "images of equal size run through the network together")
-    engine: Literal["torch", "onnx"] = _opt("torch", "torch runs a .safetensors model, onnx an exported "
-                                            ".onnx model with onnxruntime", choices=("torch", "onnx"))
+    precision: Literal["auto", "float32", "bfloat16"] = _opt(
+        StyleConfig.precision, "arithmetic of a .safetensors network (an .onnx model runs in float32): "
+        "bfloat16 where the hardware has it natively (auto), else float32", choices=PRECISIONS)
     overwrite: bool = _opt(False, OVERWRITE_HELP)
     device: str = _opt("auto", "auto, cpu, cuda, cuda:N or mps (the torch engine)")
     max_pixels: int = _opt(StyleConfig.max_pixels, "refuse input images with more pixels than this")
 
     def __post_init__(self) -> None:
         check_types(self)
-        _check(0 <= self.strength <= 1, "--strength", "must be 0 to 1", self.strength)
-        _check(self.size is None or 16 <= self.size <= 16384, "--size", "must be 16 to 16384 px", self.size)
-        _check(self.batch_size >= 1, "--batch-size", "must be 1 or more", self.batch_size)
-        _check(self.max_pixels > 0, "--max-pixels", "must be positive", self.max_pixels)
+        _check(0 <= self.strength <= 1, "strength", "must be 0 to 1", self.strength)
+        _check(self.size is None or MIN_SIZE <= self.size <= MAX_SIZE, "size", f"must be {MIN_SIZE} to {MAX_SIZE} px",
+               self.size)
+        _check(self.batch_size >= 1, "batch_size", "must be 1 or more", self.batch_size)
+        _check(self.max_pixels > 0, "max_pixels", "must be positive", self.max_pixels)
         check_choices(self)
 

@@ -14,7 +14,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
 
-from brushwork.errors import BrushworkError
+from brushwork.errors import BrushworkError, SettingError
 from brushwork.image import load_image, resize
 
 
@@ -46,7 +46,7 @@ def scan_photos(root: Path, crop_size: int, max_pixels: int) -> PhotoFolder:
     """
     root = Path(root)
     if not root.is_dir():
-        raise BrushworkError(f"--data {root}: not a folder")
+        raise SettingError.of("data", root, "not a folder")
     min_side = crop_size // 2
     photos: list[Path] = []
     unreadable = tiny = 0
@@ -67,7 +67,7 @@ def scan_photos(root: Path, crop_size: int, max_pixels: int) -> PhotoFolder:
             photos.append(path)
     folder = PhotoFolder(root, tuple(photos), unreadable, tiny, min_side)
     if not photos:
-        raise BrushworkError(f"--data {root}: no usable photos ({folder.skipped()})")
+        raise SettingError.of("data", root, f"no usable photos ({folder.skipped()})")
     return folder
 
 

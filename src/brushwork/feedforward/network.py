@@ -9,6 +9,8 @@ are multiples of :data:`MULTIPLE` come out the same size (``pad_to_multiple`` ma
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -79,6 +81,25 @@ class TransformerNet(nn.Module):
         """[B,3,H,W] in [0,1], H and W multiples of 4 -> [B,3,H,W] in [0,1]."""
         # Johnson et al.'s scaled tanh, (tanh + 1) / 2 = sigmoid(2x), keeps the output a valid image.
         return torch.sigmoid(2 * self.layers(x))
+
+
+def seeded_network(width: int, blocks: int, seed: int) -> TransformerNet:
+    """A TransformerNet with PyTorch's default initialisation (that of ``nn.Conv2d.reset_parameters``)
+    drawn from its own generator seeded by ``seed``: the global random state is neither read nor moved."""
+    with torch.device("meta"):  # built without drawing any numbers, then given storage and values
+        net = TransformerNet(width, blocks)
+    net = net.to_empty(device="cpu")
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for module in net.modules():
+            if isinstance(module, nn.Conv2d):
+                nn.init.kaiming_uniform_(module.weight, a=math.sqrt(5), generator=generator)
+                bound = 1 / math.sqrt(module.weight[0].numel())
+                nn.init.uniform_(module.bias, -bound, bound, generator=generator)
+            elif isinstance(module, nn.InstanceNorm2d):
+                nn.init.ones_(module.weight)
+                nn.init.zeros_(module.bias)
+    return net
 
 
 def pad_to_multiple(x: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int]]:

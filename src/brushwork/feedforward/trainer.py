@@ -7,14 +7,16 @@ and only rank 0 writing checkpoints, previews and the model. ``--batch-size`` is
 
 Files in the work folder (default: ``MODEL`` without suffix plus ``-train``): ``checkpoint.pt`` (the
 latest, for ``resume``), ``previews/step-NNNNNN.png`` and ``losses.png``.
+
+The run draws its random numbers from its own generators (the network's start, the photo order, the
+crops), so it neither reads nor moves the global random state.
 """
 
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import replace
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -25,56 +27,38 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler
 
-from brushwork.errors import BrushworkError
+from brushwork.errors import SettingError
 from brushwork.feedforward.apply import run_padded
 from brushwork.feedforward.config import RUN_SETTINGS, TrainConfig
 from brushwork.feedforward.data import CropDataset, scan_photos
 from brushwork.feedforward.model_file import save_style_network, thumbnail_png
-from brushwork.feedforward.network import TransformerNet
+from brushwork.feedforward.network import seeded_network
 from brushwork.feedforward.previews import loss_plot, preview_grid
-from brushwork.hardware import resolve_device
+from brushwork.hardware import compute_dtype, resolve_device
 from brushwork.image import ImageSource, load_image, resize_long_side, save_image, write_atomically
 from brushwork.losses import gram_matrix, relative_content_loss, style_layer_loss, total_variation
 from brushwork.nets.vgg import Backbone
 from brushwork.nets.weights import load_backbone
 from brushwork.outputs import check_not_input, check_output_file, check_writable_folder, weights_input
+from brushwork.progress import Callback, Cancelled, CancelToken, Clock, ProgressEvent, check_cancel
 
 CHECKPOINT = "checkpoint.pt"
 LOSSES = "losses.png"
 PREVIEWS = "previews"
 
 
-@dataclass(frozen=True)
-class TrainProgress:
-    """What a callback sees after each step (on rank 0 only).
-
-    ``losses`` holds each weighted term of this step's batch ("content", "style", "tv") and "total";
-    ``elapsed`` is seconds since this call began; ``checkpoint`` is True when a checkpoint, a preview
-    grid and the loss curves were written at this step.
-    """
-
-    step: int
-    steps: int
-    losses: dict[str, float]
-    elapsed: float
-    checkpoint: bool
-
-
-TrainCallback = Callable[[TrainProgress], None]
-
-
 class BatchObjective(nn.Module):
     """α·content + β·style + γ·TV of a batch of outputs [B,3,S,S] against their photos and one style.
 
-    The normalisation is that of ``transfer.Objective`` (see losses.py), applied per batch: content
-    by the squared norm of the batch's own targets, each style layer by its target Gram's mean square,
+    The normalisation is that of ``transfer.Objective`` (see losses.py), applied per photo: content
+    by the squared norm of each photo's own target, each style layer by its target Gram's mean square,
     averaged over the batch; layer weights equal and summing to one.
     """
 
     def __init__(self, backbone: Backbone, style: torch.Tensor, config: TrainConfig) -> None:
         super().__init__()
-        backbone.check_layers(config.content_layers, "--content-layers")
-        backbone.check_layers(config.style_layers, "--style-layers")
+        backbone.check_layers(config.content_layers, "content_layers")
+        backbone.check_layers(config.style_layers, "style_layers")
         self.backbone, self.config = backbone, config
         self.layers = sorted(set(config.content_layers) | set(config.style_layers))
         with torch.no_grad():
@@ -108,23 +92,6 @@ def _distributed() -> tuple[int, int, int]:
     return int(os.environ.get("RANK", "0")), world, int(os.environ.get("LOCAL_RANK", "0"))
 
 
-def _cpu_has_bf16() -> bool:
-    """Whether the CPU computes bf16 natively (x86 AVX-512 BF16 or AMX); elsewhere it is emulated, and slow."""
-    info = Path("/proc/cpuinfo")
-    flags = info.read_text().split() if info.is_file() else []
-    return "avx512_bf16" in flags or "amx_bf16" in flags
-
-
-def _amp_enabled(config: TrainConfig, device: torch.device) -> bool:
-    if config.amp == "auto":
-        # bf16 autocast on a CPU with AVX-512 BF16 took 9.3 s a step of 4 x 256 px against 13.5 s in
-        # float32 (1 thread, README); bf16 keeps float32's range, so no loss scaling is needed.
-        if device.type == "cuda":
-            return torch.cuda.is_bf16_supported()
-        return device.type == "cpu" and _cpu_has_bf16()
-    return config.amp == "bf16"
-
-
 def _split(photos: tuple[Path, ...], count: int) -> tuple[tuple[Path, ...], tuple[Path, ...]]:
     """(training photos, validation photos): ``count`` evenly spaced photos held out, unless that
     would leave fewer than ``count`` to train on, in which case they are shown but not held out."""
@@ -136,13 +103,13 @@ def _split(photos: tuple[Path, ...], count: int) -> tuple[tuple[Path, ...], tupl
 
 
 def _check_resume(saved: dict[str, Any], config: TrainConfig, path: Path) -> None:
-    """A resumed run must learn what the first part learned: only RUN_SETTINGS may change."""
-    for name, value in asdict(config).items():
+    """A resumed run must learn what the first part learned: only RUN_SETTINGS may change. ``saved``
+    is the first part's ``TrainConfig.to_dict()``."""
+    for name, value in config.to_dict().items():
         old = saved.get(name)
-        if name not in RUN_SETTINGS and (list(old) if isinstance(old, tuple) else old) != (
-                list(value) if isinstance(value, tuple) else value):
-            raise BrushworkError(f"{path}: --resume with --{name.replace('_', '-')} {value}, but the run "
-                                 f"was started with {old}")
+        if name not in RUN_SETTINGS and old != value:
+            raise SettingError(name, f"{name} {getattr(config, name)}: the run resumed from {path} was started "
+                               f"with {old}")
 
 
 def work_folder(output: Path, work_dir: Path | str | None) -> Path:
@@ -156,22 +123,22 @@ def _check_files(style: ImageSource, data: Path, output: Path, work: Path, confi
     resumed run may replace its own model file."""
     checkpoint_path = work / CHECKPOINT
     if resume and not checkpoint_path.is_file():
-        raise BrushworkError(f"--resume: no checkpoint at {checkpoint_path}")
+        raise SettingError("resume", f"resume: no checkpoint at {checkpoint_path}")
     if not resume and checkpoint_path.exists():
-        raise BrushworkError(f"{checkpoint_path}: a run is there already; pass --resume to continue it "
-                             "or remove the folder")
+        raise SettingError("resume", f"resume: a run is there already ({checkpoint_path}); resume it or "
+                           "remove the folder")
     inputs = ([("style", style)] if isinstance(style, (str, os.PathLike)) else []) + weights_input(config.weights)
     check_output_file(output, "-o", inputs, overwrite or resume, (".safetensors",))
     check_writable_folder(work, "--work-dir")
     if data.is_dir() and (work.resolve() == data.resolve() or data.resolve() in work.resolve().parents):
-        raise BrushworkError(f"--work-dir {work}: is inside the --data folder {data}, where its previews would "
-                             "be taken for photos; choose another folder")
+        raise SettingError("work_dir", f"work_dir {work}: is inside the data folder {data}, where its previews "
+                           "would be taken for photos; choose another folder")
     for path in (checkpoint_path, work / LOSSES):
         check_not_input(path, "--work-dir", inputs)
     earlier = [p for p in (work / LOSSES, work / PREVIEWS) if p.exists()]
     if earlier and not resume and not overwrite:
-        raise BrushworkError(f"--work-dir {work}: holds {earlier[0].name} of an earlier run; pass --overwrite to "
-                             "replace its files")
+        raise SettingError("work_dir", f"work_dir {work}: holds {earlier[0].name} of an earlier run; set "
+                           "overwrite to replace its files")
 
 
 def train_style_network(
@@ -182,7 +149,8 @@ def train_style_network(
     *,
     work_dir: Path | str | None = None,
     resume: bool = False,
-    callbacks: Iterable[TrainCallback] = (),
+    callbacks: Iterable[Callback] = (),
+    cancel: CancelToken | None = None,
     log: Callable[[str], None] | None = None,
     backbone: Backbone | None = None,
     overwrite: bool = False,
@@ -194,9 +162,15 @@ def train_style_network(
     ``data`` is a folder of photos (read recursively). ``options`` override fields of ``config``
     (defaults: TrainConfig()). ``resume`` continues from the checkpoint in ``work_dir``; without it
     an existing checkpoint there is an error. ``log`` receives one-line notes (photos found and
-    skipped, device, precision). ``backbone`` reuses a loaded network matching ``config``. An existing
-    model file (unless ``resume``: the run's own), or an earlier run's previews and loss curves in
-    ``work_dir``, are replaced only with ``overwrite``; every file is checked before any work.
+    skipped, device, precision). ``backbone`` reuses a loaded network matching ``config`` (copied,
+    never moved, to another device). An existing model file (unless ``resume``: the run's own), or an
+    earlier run's previews and loss curves in ``work_dir``, are replaced only with ``overwrite``; every
+    file is checked before any work.
+
+    ``callbacks`` get a "train" ProgressEvent after every step (on rank 0; ``checkpoint`` set where
+    one was written, ``preview()`` the first validation photo stylised). When ``cancel`` is cancelled
+    the run writes a checkpoint at the step it reached and raises Cancelled with its path, from which
+    ``resume`` continues as if never stopped.
     """
     config = replace(config or TrainConfig(), **options)
     output = Path(output)
@@ -219,25 +193,26 @@ def train_style_network(
         train_photos, validation = _split(folder.photos, config.validation_count)
         per_epoch = len(train_photos) // world // config.batch_size
         if per_epoch == 0:
-            raise BrushworkError(f"--batch-size {config.batch_size}: more than the {len(train_photos)} training "
-                                 f"photos give each of {world} process(es)")
+            raise SettingError.of("batch_size", config.batch_size, f"more than the {len(train_photos)} training "
+                                  f"photos give each of {world} process(es)")
         steps = config.epochs * per_epoch if config.epochs is not None else config.steps
         style_rgb, _ = load_image(style, config.max_pixels, name=str(style) if isinstance(style, (str, Path)) else None)
         style_rgb = resize_long_side(style_rgb, config.style_size).to(device)
         backbone = (backbone or load_backbone(config.weights, pooling=config.pooling,
                                               preprocessing=config.preprocessing)).to(device)
         objective = BatchObjective(backbone, style_rgb, config)
-        amp = _amp_enabled(config, device)
+        dtype = compute_dtype(config.precision, device)
+        amp = dtype != torch.float32
         say(f"device {device}, {world} process(es), {'bf16 autocast' if amp else 'float32'}, {steps} steps "
             f"of {config.batch_size} x {config.crop_size} px crops, {per_epoch} steps per epoch")
+        check_cancel(cancel)
 
-        torch.manual_seed(config.seed)
-        net = TransformerNet(config.width, config.residual_blocks).to(device)
+        net = seeded_network(config.width, config.residual_blocks, config.seed).to(device)
         optimizer = torch.optim.Adam(net.parameters(), lr=config.learning_rate)
         step, history = 0, []
         if resume:
             saved = torch.load(checkpoint_path, map_location=device, weights_only=True)
-            _check_resume(saved["config"], config, checkpoint_path)
+            _check_resume(saved["settings"], config, checkpoint_path)
             net.load_state_dict(saved["net"])
             optimizer.load_state_dict(saved["optimizer"])
             step, history = int(saved["step"]), list(saved["history"])
@@ -247,7 +222,7 @@ def train_style_network(
         validation_rgb = [resize_long_side(load_image(p, config.max_pixels)[0], config.crop_size) for p in validation]
         meta = {"style": Path(str(style)).name if isinstance(style, (str, Path)) else "image",
                 "style_thumbnail": thumbnail_png(style_rgb), "backbone": backbone.name,
-                "brushwork": version("brushwork"), **{k: str(v) for k, v in asdict(config).items()}}
+                "brushwork": version("brushwork"), "settings": config.to_dict()}
 
         def write_outputs(final: bool) -> None:
             """Checkpoint, preview grid and loss curves (rank 0 only); the model file when ``final``."""
@@ -255,7 +230,7 @@ def train_style_network(
                 return
             work.mkdir(parents=True, exist_ok=True)
             state = {"net": net.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
-                     "history": history, "config": asdict(config)}
+                     "history": history, "settings": config.to_dict()}
             write_atomically(checkpoint_path, lambda tmp: torch.save(state, tmp))
             with torch.no_grad():
                 outputs = [run_padded(net, photo.to(device)) for photo in validation_rgb]
@@ -266,9 +241,22 @@ def train_style_network(
             if final:
                 save_style_network(net, output, {**meta, "steps_trained": step})
 
+        def agreed(flag: bool) -> bool:
+            """``flag`` on any process; every process must stop at the same step, or the others wait forever."""
+            if world == 1:
+                return flag
+            flags = torch.tensor([float(flag)], device=device)
+            dist.all_reduce(flags, op=dist.ReduceOp.MAX)
+            return bool(flags.item())
+
+        def preview() -> torch.Tensor:
+            with torch.no_grad():
+                return run_padded(net, validation_rgb[0].to(device)).float()
+
         callbacks = list(callbacks)
-        began = time.perf_counter()
+        clock = Clock(steps - step)
         stop = False
+        written_at = step if resume else -1
         if step >= steps:  # a resume of a finished run: nothing to train, the files are written again
             write_outputs(final=True)
         while step < steps and not stop:
@@ -279,29 +267,33 @@ def train_style_network(
             # Skipping the batches already seen this epoch makes a resumed run see what an unbroken one would.
             order = list(sampler)[done * config.batch_size:]
             loader = DataLoader(dataset, config.batch_size, sampler=order, num_workers=config.workers,
-                                drop_last=True, pin_memory=device.type == "cuda")
+                                drop_last=True, pin_memory=device.type == "cuda",
+                                generator=torch.Generator().manual_seed(config.seed))
             for photos in loader:
+                if agreed(cancel is not None and cancel.cancelled):
+                    if step > 0 and written_at != step:
+                        write_outputs(final=False)
+                    raise Cancelled(step, checkpoint=checkpoint_path if step > 0 else None)
                 photos = photos.to(device, non_blocking=True)
-                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+                with torch.autocast(device.type, dtype=dtype, enabled=amp):
                     terms = objective(model(photos), photos)
                 optimizer.zero_grad(set_to_none=True)
                 terms["total"].backward()
                 optimizer.step()
                 step += 1
                 history.append({name: float(term.detach()) for name, term in terms.items()})
-                out_of_time = config.time_limit is not None and time.perf_counter() - began > 60 * config.time_limit
-                if world > 1:  # every process must stop at the same step, or the others wait forever
-                    flag = torch.tensor([float(out_of_time)], device=device)
-                    dist.all_reduce(flag, op=dist.ReduceOp.MAX)
-                    out_of_time = bool(flag.item())
-                stop = step >= steps or out_of_time
+                elapsed, eta = clock.advance()
+                stop = step >= steps or agreed(config.time_limit is not None and elapsed > 60 * config.time_limit)
                 written = stop or step % config.checkpoint_every == 0
                 if written:
                     write_outputs(final=stop)
+                    written_at = step
                 if rank == 0:
-                    progress = TrainProgress(step, steps, history[-1], time.perf_counter() - began, written)
+                    event = ProgressEvent("train", f"epoch {epoch + 1}", step, steps, history[-1], elapsed, eta,
+                                          size=config.crop_size, checkpoint=str(checkpoint_path) if written else None,
+                                          render=preview if validation_rgb else None)
                     for callback in callbacks:
-                        callback(progress)
+                        callback(event)
                 if stop:
                     break
         if world > 1:

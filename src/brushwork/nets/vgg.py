@@ -6,6 +6,7 @@ Layers are named as in the Gatys et al. paper and the Caffe model: ``conv1_1``, 
 
 from __future__ import annotations
 
+import copy
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ import torch
 import torch.utils.checkpoint
 from torch import nn
 
-from brushwork.errors import BrushworkError
+from brushwork.errors import BrushworkError, SettingError
 
 Architecture = Literal["vgg16", "vgg19"]
 Pooling = Literal["avg", "max"]
@@ -162,13 +163,13 @@ class Backbone:
         """Every layer name this backbone can return."""
         return layer_names(self.trunk.arch)
 
-    def check_layers(self, layers: Iterable[str], option: str) -> None:
-        """Raise a one-line BrushworkError if a layer name does not exist in this trunk."""
+    def check_layers(self, layers: Iterable[str], field: str) -> None:
+        """Raise a SettingError naming the setting ``field`` if a layer name does not exist in this trunk."""
         known = self.layer_names
         for layer in layers:
             if layer not in known:
-                raise BrushworkError(
-                    f"{option}: unknown layer '{layer}' for {self.trunk.arch} "
+                raise SettingError(
+                    field, f"{field}: unknown layer '{layer}' for {self.trunk.arch} "
                     f"(known: {', '.join(n for n in known if n.startswith('relu'))}, and conv/pool names)"
                 )
 
@@ -177,7 +178,16 @@ class Backbone:
         x = PREPROCESSORS[self.preprocessing](rgb).contiguous(memory_format=torch.channels_last)
         return self.trunk(x, layers, checkpoint)
 
+    @property
+    def device(self) -> torch.device:
+        """Where the trunk's weights are."""
+        return next(self.trunk.parameters()).device
+
     def to(self, device: torch.device | str) -> Backbone:
-        """Move the trunk to ``device`` in place and return self."""
-        self.trunk.to(device)
-        return self
+        """This backbone on ``device``: itself if it is there, else a copy (never moved in place, as
+        other jobs may be using it)."""
+        device = torch.device(device)
+        here = self.device
+        if here.type == device.type and device.index in (None, here.index):
+            return self
+        return Backbone(copy.deepcopy(self.trunk).to(device), self.preprocessing, self.name)

@@ -24,7 +24,7 @@ import platformdirs
 import torch
 
 from brushwork.config import StyleConfig
-from brushwork.errors import BrushworkError
+from brushwork.errors import BrushworkError, SettingError
 from brushwork.nets.checkpoints import read_checkpoint
 from brushwork.nets.vgg import Architecture, Backbone, Pooling, Preprocessing, VGGTrunk
 
@@ -229,8 +229,7 @@ def load_backbone(
     else:
         path = Path(weights).expanduser()
         if not path.is_file():
-            raise BrushworkError(
-                f"--weights {weights}: neither a file nor a known source ({', '.join(SOURCES)})")
+            raise SettingError.of("weights", weights, f"neither a file nor a known source ({', '.join(SOURCES)})")
         default_pre = "caffe" if h5py.is_hdf5(path) else "imagenet"
     arch, state = read_checkpoint(path)
     # Widths come from the file, so narrow test checkpoints load like full ones.
