@@ -1,6 +1,7 @@
 """Contact sheets: for every content x style pair of ../shared/images/reference, one row of
 photo | painting | canonical reference | each given column, labelled, with the independent scores
-(bench/quality.py, style / content, lower is better) under every image.
+(bench/quality.py, style / content, lower is better) under every image; the painting is scored as
+resized to the photo's shape, which is how it enters the calibration.
 
 ``python bench/contact_sheet.py OUT_DIR --column brushwork=DIR --column textbook=DIR`` writes
 OUT_DIR/CONTENT_STYLE.jpg per pair and OUT_DIR/contact_sheet.jpg with all rows; a column's DIR holds
