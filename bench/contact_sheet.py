@@ -59,7 +59,8 @@ def row(cells: list[tuple[str, torch.Tensor | None, dict[str, float] | None]]) -
     return sheet
 
 
-def pair_row(name: str, columns: list[tuple[str, Path]], shared: Path) -> tuple[Image.Image, dict[str, dict[str, float]]]:
+def pair_row(name: str, columns: list[tuple[str, Path]],
+             shared: Path) -> tuple[Image.Image, dict[str, dict[str, float]]]:
     """The row of pair ``name`` and the scores shown in it, by column label."""
     photo_path, painting_path, _ = pair_of(name, shared)
     photo, painting = load(photo_path), load(painting_path)

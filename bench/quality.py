@@ -14,7 +14,7 @@ Both scores are relative errors, lower is better, 0 for a perfect match:
   spread; averaged over depths and scales. Output and painting may differ in shape.
 * content: ``||F(output) - F(photo)|| / ||F(photo)||`` at ``CONTENT_TAP``, both at the photo's shape.
 
-CLI: ``python bench/quality.py DIR`` scores every ``CONTENT_STYLE*.png`` in DIR (names as in
+CLI: ``python bench/quality.py DIR`` scores every ``[LABEL_]CONTENT_STYLE*.png`` in DIR (names as in
 ``../shared/images/reference``) against the shared photos and paintings and writes a JSON report.
 """
 
@@ -233,22 +233,27 @@ def _stems(folder: Path) -> dict[str, Path]:
 
 
 def pair_of(name: str, shared: Path = SHARED) -> tuple[Path, Path, str]:
-    """(photo, painting, variant) of an output named ``CONTENT_STYLE[_VARIANT]`` (no extension).
+    """(photo, painting, variant) of an output named ``[LABEL_]CONTENT_STYLE[_VARIANT]`` (no extension).
 
     CONTENT is a photo in ``shared/content``; STYLE a painting in ``shared/style``, by file stem or
-    by its short name in STYLE_ALIASES (``tubingen_starry_original_colors`` -> tubingen.jpg,
-    starry_night.jpg, "original_colors"). Raises ValueError for a name that names no such pair.
+    by its short name in STYLE_ALIASES. The variant is LABEL and VARIANT joined by "_", "" for a plain
+    pair: ``tubingen_starry_original_colors`` -> tubingen.jpg, starry_night.jpg, "original_colors";
+    ``textbook_tubingen_starry`` -> ..., "textbook". Raises ValueError for a name that names no pair.
     """
     photos, paintings = _stems(shared / "content"), _stems(shared / "style")
     names = {**{stem: stem for stem in paintings}, **STYLE_ALIASES}
-    for content in sorted(photos, key=len, reverse=True):
-        rest = name.removeprefix(content + "_")
-        if rest == name:
-            continue
-        for style in sorted(names, key=len, reverse=True):
-            if rest == style or rest.startswith(style + "_"):
-                return photos[content], paintings[names[style]], rest[len(style) + 1:]
-    raise ValueError(f"{name}: not CONTENT_STYLE with CONTENT in {sorted(photos)} and STYLE in {sorted(names)}")
+    for start in [0] + [i + 1 for i, char in enumerate(name) if char == "_"]:
+        label, rest = name[:max(start - 1, 0)], name[start:]
+        for content in sorted(photos, key=len, reverse=True):
+            if not rest.startswith(content + "_"):
+                continue
+            after = rest.removeprefix(content + "_")
+            for style in sorted(names, key=len, reverse=True):
+                if after == style or after.startswith(style + "_"):
+                    variant = "_".join(part for part in (label, after[len(style) + 1:]) if part)
+                    return photos[content], paintings[names[style]], variant
+    raise ValueError(f"{name}: not [LABEL_]CONTENT_STYLE with CONTENT in {sorted(photos)} "
+                     f"and STYLE in {sorted(names)}")
 
 
 def plain_pairs(shared: Path = SHARED) -> list[str]:
@@ -269,11 +274,11 @@ def load(path: Path) -> torch.Tensor:
 
 
 def score_folder(folder: Path, shared: Path = SHARED) -> dict[str, dict[str, object]]:
-    """Scores of every ``CONTENT_STYLE*.png`` in ``folder``, by file stem, with the pair each was scored
-    against; names that name no pair are skipped with a message."""
+    """Scores of every ``[LABEL_]CONTENT_STYLE*.png`` (or .jpg) in ``folder``, by file stem, with the pair
+    each was scored against; names that name no pair are skipped with a message."""
     results: dict[str, dict[str, object]] = {}
     scorers: dict[tuple[Path, Path], Scorer] = {}
-    for path in sorted(folder.glob("*.png")):
+    for path in sorted(p for p in folder.iterdir() if p.suffix.lower() in (".png", ".jpg")):
         try:
             photo, painting, variant = pair_of(path.stem, shared)
         except ValueError as exc:
@@ -289,7 +294,7 @@ def score_folder(folder: Path, shared: Path = SHARED) -> dict[str, dict[str, obj
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("folder", type=Path, help="outputs named CONTENT_STYLE*.png")
+    parser.add_argument("folder", type=Path, help="outputs named [LABEL_]CONTENT_STYLE*.png")
     parser.add_argument("--shared", type=Path, default=SHARED, help="folder with content/ and style/")
     parser.add_argument("--out", type=Path, default=None,
                         help="report path (default bench/results/quality-FOLDER-cpu.json)")

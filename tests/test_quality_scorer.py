@@ -3,6 +3,7 @@ on a randomly initialised EfficientNet-Lite0 and tiny images: no real weights, a
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from pathlib import Path
@@ -28,7 +29,8 @@ def net() -> quality.EfficientNetLite0:
 
 
 def scorer(net: quality.EfficientNetLite0, content: torch.Tensor, style: torch.Tensor) -> quality.Scorer:
-    return quality.Scorer(content, style, net.features, size=96, style_taps=TAPS, content_tap="stage4")
+    return quality.Scorer(content, style, functools.partial(net.features, last="stage4"), size=96, style_taps=TAPS,
+                          content_tap="stage4")
 
 
 def smooth(seed: int, height: int = 72, width: int = 96) -> torch.Tensor:
@@ -103,6 +105,9 @@ def test_pair_names(tmp_path: Path) -> None:
     photo, painting, variant = quality.pair_of("tubingen_starry_original_colors", tmp_path)
     assert (photo.name, painting.name, variant) == ("tubingen.jpg", "starry_night.jpg", "original_colors")
     assert quality.pair_of("golden_gate_the_scream", tmp_path)[1].name == "the_scream.jpg"
+    photo, painting, variant = quality.pair_of("textbook_lr1_golden_gate_scream_seed2", tmp_path)
+    assert (photo.name, painting.name, variant) == ("golden_gate.jpg", "the_scream.jpg", "textbook_lr1_seed2")
+    assert quality.pair_of("tubingen_starry", tmp_path)[2] == ""
     with pytest.raises(ValueError):
         quality.pair_of("tubingen_monalisa", tmp_path)
 
