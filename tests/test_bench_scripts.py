@@ -20,3 +20,14 @@ def test_bench_script_imports(script: str, monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setitem(sys.modules, spec.name, module)
     spec.loader.exec_module(module)
     assert callable(getattr(module, "main", None)) or script == "baseline.py"
+
+
+def test_gpu_script_parses_and_names_only_existing_scripts() -> None:
+    """bench/gpu.sh runs once, on a lent GPU machine: it must at least parse and call scripts that exist."""
+    import re
+    import subprocess
+
+    script = BENCH / "gpu.sh"
+    assert subprocess.run(["bash", "-n", str(script)], capture_output=True).returncode == 0
+    called = set(re.findall(r"bench/(\w+\.py)", script.read_text()))
+    assert called and all((BENCH / name).is_file() for name in called)
