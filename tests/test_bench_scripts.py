@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib.util
+import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -24,9 +26,6 @@ def test_bench_script_imports(script: str, monkeypatch: pytest.MonkeyPatch) -> N
 
 def test_gpu_script_parses_and_names_only_existing_scripts() -> None:
     """bench/gpu.sh runs once, on a lent GPU machine: it must at least parse and call scripts that exist."""
-    import re
-    import subprocess
-
     script = BENCH / "gpu.sh"
     assert subprocess.run(["bash", "-n", str(script)], capture_output=True).returncode == 0
     called = set(re.findall(r"bench/(\w+\.py)", script.read_text()))
