@@ -69,6 +69,11 @@ class BestIterate:
         """True after SPIKE_STEPS evaluations in a row more than SPIKE above the best."""
         return self.above >= SPIKE_STEPS
 
+    def restore(self, image: torch.Tensor) -> None:
+        """Put the best iterate back into ``image`` and start counting spikes afresh."""
+        image.copy_(self.image)
+        self.above = 0
+
 
 def optimise(objective: nn.Module, start: torch.Tensor, config: StyleConfig | AudioConfig,
              callbacks: Iterable[Callback] = (), *, iterations: int | None = None, done: int = 0,
@@ -110,9 +115,8 @@ def optimise(objective: nn.Module, start: torch.Tensor, config: StyleConfig | Au
         optimizer.step(closure)  # evaluates the current iterate, then steps away from it
         with torch.no_grad():
             if best.diverging:  # back to the best iterate, with a fresh history
-                image.copy_(best.image)
+                best.restore(image)
                 optimizer = _optimizer(image, config)
-                best.above = 0
             elif bounds is not None:
                 image.clamp_(*bounds)
         elapsed, eta = clock.advance(units)
