@@ -86,7 +86,7 @@ def _bad_inputs(tmp: Path, content: Path, style: Path) -> dict[str, tuple[list[s
         "mask shape": ([str(content), str(style), "--style-masks", str(tmp / "square.png")],
                        "square.png: mask is 50x50, its aspect ratio differs"),
         "missing init": ([str(content), str(style), "--init", str(tmp / "earlier.png")],
-                         "--init .*earlier.png: is neither content, noise nor style, nor an image file"),
+                         "--init .*earlier.png: is neither palette, content, noise nor style, nor an image file"),
     }
 
 

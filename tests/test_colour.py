@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from brushwork.colour import luminance, match_colour, match_luminance, recombine, rgb_to_yiq, yiq_to_rgb
+from brushwork.colour import luminance, match_colour, match_luminance, match_palette, recombine, rgb_to_yiq, yiq_to_rgb
 
 
 def _soft_colours(seed: int, h: int, w: int, spread: float = 0.08) -> torch.Tensor:
@@ -111,3 +111,18 @@ def test_match_colour_of_a_greyscale_style_is_finite() -> None:
 def test_match_colour_keeps_the_styles_shape() -> None:
     style, content = _soft_colours(11, 9, 21), _soft_colours(12, 32, 14)
     assert match_colour(style, content).shape == (1, 3, 9, 21)
+
+
+def test_match_palette_takes_the_pooled_statistics_of_weighted_palettes() -> None:
+    image = _soft_colours(13, 20, 20)
+    warm, cool = _soft_colours(14, 10, 30, spread=0.05), _soft_colours(15, 20, 20, spread=0.05)
+    out = match_palette(image, [warm, cool], [0.25, 0.75])
+    assert out.shape == image.shape
+    # The pooled pixels of one copy of warm and three of cool (each has 300 or 400 pixels: the weights
+    # are shares of the pool, not of the pixel counts).
+    pooled = torch.cat([warm.flatten(2).repeat(1, 1, 4), cool.flatten(2).repeat(1, 1, 9)], dim=2)
+    mean_p, cov_p = _mean_cov(pooled.reshape(1, 3, 1, -1))
+    mean_out, cov_out = _mean_cov(out)
+    assert torch.allclose(mean_out, mean_p, atol=1e-5)
+    assert torch.allclose(cov_out, cov_p, rtol=1e-3, atol=1e-6)
+    assert torch.equal(match_palette(image, [warm], [1.0]), match_colour(image, warm))

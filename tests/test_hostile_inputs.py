@@ -162,7 +162,7 @@ CASES: dict[str, tuple[list[str], str]] = {
     "mask of another shape": ([*STYLIZE, "-o", "new.png", "--style-masks", "thin-mask.png", *TINY],
                               "thin-mask.png: mask is 10x60"),
     "init misspelt": ([*STYLIZE, "-o", "new.png", "--init", "nosie", *TINY],
-                      "--init nosie: is neither content, noise nor style, nor an image file"),
+                      "--init nosie: is neither palette, content, noise nor style, nor an image file"),
     "negative blend": (["stylize", "p.jpg", "s.png", "s.png", "-o", "new.png", "--style-blend", "-1,2", *TINY],
                        "--style-blend .*must be zero or positive"),
     "more scales than sizes": ([*STYLIZE, "-o", "new.png", "--scales", "8", *TINY],

@@ -28,7 +28,7 @@ def test_style_falls_tenfold_and_content_stays_closer_than_noise(shared_images: 
     objective = Objective(backbone, content, [style], config)
     with torch.no_grad():
         at_start = objective(content)
-        noise = objective(initial_image(content, style, "noise", seed=0))
+        noise = objective(initial_image(content, [style], "noise", seed=0))
         result = objective(optimise(objective, content, config))
     assert result["style"] < at_start["style"] / 10
     assert result["content"] < noise["content"]

@@ -141,6 +141,7 @@ def test_mask_with_another_aspect_ratio_is_refused(tmp_path: Path) -> None:
 def test_finer_scales_start_with_the_contents_detail(tiny_backbone: Backbone) -> None:
     # Nothing to change at the coarse scale, so the finer one must start from the sharp content
     # itself, not from a blurred upsampling of it.
-    config = StyleConfig(size=64, scale_iterations=(1, 1), style_weight=0.0, tv_weight=0.0, precision="float32")
+    config = StyleConfig(size=64, scale_iterations=(1, 1), style_weight=0.0, tv_weight=0.0, precision="float32",
+                         init="content")
     result = paint(tiny_backbone, CONTENT, [RED], config)
     assert (result - CONTENT).abs().max() < 1e-3

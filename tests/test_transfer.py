@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from brushwork.config import PATIENCE, SPIKE_STEPS, StyleConfig
+from brushwork.config import NOISE_STD, PATIENCE, SPIKE_STEPS, StyleConfig
 from brushwork.errors import BrushworkError
 from brushwork.nets.vgg import Backbone
 from brushwork.optim import converged, optimise
@@ -21,10 +21,10 @@ def _images(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def _run(backbone: Backbone, **options) -> tuple[torch.Tensor, list[ProgressEvent]]:
-    config = StyleConfig(**{"iterations": 15, **options})
+    config = StyleConfig(**{"iterations": 15, "init": "content", **options})
     content, style = _images()
     seen: list[ProgressEvent] = []
-    start = initial_image(content, style, config.init, config.seed)
+    start = initial_image(content, [style], config.init, config.seed)
     result = optimise(Objective(backbone, content, [style], config), start, config, [seen.append],
                       tolerance=config.tolerance)
     return result, seen
@@ -55,27 +55,37 @@ def test_style_loss_falls_tenfold_from_the_content(tiny_backbone: Backbone) -> N
 
 def test_content_start_is_the_content() -> None:
     content, style = _images()
-    assert torch.equal(initial_image(content, style, "content", seed=3), content)
+    assert torch.equal(initial_image(content, [style], "content", seed=3), content)
 
 
-def test_noise_start_is_seeded_uniform_noise_unrelated_to_the_content() -> None:
+def test_noise_start_is_seeded_faint_noise_around_the_contents_mean_colour() -> None:
     content, style = _images()
-    start = initial_image(content, style, "noise", seed=3)
+    start = initial_image(content, [style], "noise", seed=3)
     assert start.shape == content.shape
-    assert torch.equal(start, initial_image(content, style, "noise", seed=3))
-    assert not torch.equal(start, initial_image(content, style, "noise", seed=4))
-    assert torch.equal(start, initial_image(torch.zeros_like(content), style, "noise", seed=3)), \
-        "only the content's shape matters"
-    assert float(start.mean()) == pytest.approx(0.5, abs=0.02) and float(start.std()) == pytest.approx(12**-0.5, abs=0.02)
+    assert torch.equal(start, initial_image(content, [style], "noise", seed=3))
+    assert not torch.equal(start, initial_image(content, [style], "noise", seed=4))
+    mean = content.mean(dim=(2, 3), keepdim=True)
+    assert torch.allclose(start.mean(dim=(2, 3), keepdim=True), mean, atol=0.01)
+    assert float((start - mean).std()) == pytest.approx(NOISE_STD, rel=0.05)
     assert abs(float(torch.corrcoef(torch.stack([start.flatten(), content.flatten()]))[0, 1])) < 0.05
+
+
+def test_palette_start_is_the_content_in_the_styles_colours() -> None:
+    content, style = _images()
+    start = initial_image(content, [style], "palette", seed=0)
+    assert start.shape == content.shape
+    # The dark style's mean colour (about 0.25), up to the clipping of the recoloured pixels at 0; the
+    # content's is about 0.5.
+    assert torch.allclose(start.mean(dim=(2, 3)), style.mean(dim=(2, 3)), atol=0.05)
+    assert float(torch.corrcoef(torch.stack([start.mean(1).flatten(), content.mean(1).flatten()]))[0, 1]) > 0.9
 
 
 def test_style_start_is_the_style_resized_to_the_content() -> None:
     content, _ = _images()
     flat = torch.tensor([0.2, 0.5, 0.8]).view(1, 3, 1, 1).expand(1, 3, 30, 30)
-    assert torch.allclose(initial_image(content, flat, "style", seed=0), flat[..., :1, :1].expand_as(content))
+    assert torch.allclose(initial_image(content, [flat], "style", seed=0), flat[..., :1, :1].expand_as(content))
     halves = torch.cat([torch.zeros(1, 3, 40, 20), torch.ones(1, 3, 40, 20)], dim=-1)  # dark left, light right
-    start = initial_image(content, halves, "style", seed=0)
+    start = initial_image(content, [halves], "style", seed=0)
     assert start.shape == content.shape
     assert float(start[..., :28].mean()) < 0.05 and float(start[..., 36:].mean()) > 0.95
 

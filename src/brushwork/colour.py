@@ -9,9 +9,14 @@ Images are float tensors [B,3,H,W], RGB in [0,1]; every function returns a new t
   that they go through a VGG that expects RGB.
 * Colour histogram matching: stylise as usual with ``match_colour(style, content)`` as the style image, a
   linear recolouring of the style whose mean and covariance are the content's.
+
+The same linear recolouring, the other way round, makes the default start of a stylisation: the content
+in the painting's palette (``match_palette``).
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import torch
 
@@ -108,8 +113,26 @@ def match_colour(style: torch.Tensor, content: torch.Tensor) -> torch.Tensor:
     A = Σ_c^{1/2} Σ_s^{-1/2}, so that A Σ_s Aᵀ = Σ_c. Computed in float64: Σ_s^{-1/2} is ill-conditioned
     for low-contrast styles.
     """
-    pixels_s, mu_s, cov_s = _pixel_stats(style)
     _, mu_c, cov_c = _pixel_stats(content)
-    transform = _sym_sqrt(cov_c, inverse=False) @ _sym_sqrt(cov_s, inverse=True)
-    matched = transform @ (pixels_s - mu_s) + mu_c
-    return matched.reshape(style.shape).to(style.dtype).clamp(0, 1)
+    return _recolour(style, mu_c, cov_c)
+
+
+def match_palette(image: torch.Tensor, palettes: Sequence[torch.Tensor], weights: Sequence[float]) -> torch.Tensor:
+    """``image`` [1,3,H,W] recoloured to the RGB mean and covariance of a blend of ``palettes`` (images
+    [1,3,h,w] of any size, e.g. the style images) mixed by ``weights`` (summing to one), clamped to [0,1].
+
+    The blend's statistics are those of the pooled pixels when each image contributes its weight's share:
+    μ = Σ wᵢ μᵢ and Σ = Σ wᵢ (Σᵢ + μᵢ μᵢᵀ) - μ μᵀ. With one palette this is ``match_colour(image, palette)``.
+    """
+    stats = [_pixel_stats(p)[1:] for p in palettes]
+    mean = sum(w * mu for w, (mu, _) in zip(weights, stats))
+    second = sum(w * (cov + mu @ mu.transpose(1, 2)) for w, (mu, cov) in zip(weights, stats))
+    return _recolour(image, mean, second - mean @ mean.transpose(1, 2))
+
+
+def _recolour(image: torch.Tensor, mean: torch.Tensor, cov: torch.Tensor) -> torch.Tensor:
+    """``image`` [1,3,H,W] mapped affinely to RGB ``mean`` [1,3,1] and covariance ``cov`` [1,3,3], clamped."""
+    pixels, mu, own = _pixel_stats(image)
+    transform = _sym_sqrt(cov, inverse=False) @ _sym_sqrt(own, inverse=True)
+    matched = transform @ (pixels - mu) + mean
+    return matched.reshape(image.shape).to(image.dtype).clamp(0, 1)

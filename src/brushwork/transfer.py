@@ -11,8 +11,8 @@ from collections.abc import Iterable, Sequence
 import torch
 from torch import nn
 
-from brushwork.colour import luminance, match_colour, match_luminance, recombine
-from brushwork.config import MIN_SIZE, StyleConfig
+from brushwork.colour import luminance, match_colour, match_luminance, match_palette, recombine
+from brushwork.config import MIN_SIZE, NOISE_STD, StyleConfig
 from brushwork.hardware import compute_dtype
 from brushwork.image import long_side_shape, resize, resize_long_side
 from brushwork.losses import ContentLoss, StyleLoss, TVLoss, gram_matrix
@@ -115,14 +115,35 @@ class Objective(nn.Module):
         return terms
 
 
-def initial_image(content: torch.Tensor, style: torch.Tensor, init: str, seed: int) -> torch.Tensor:
-    """The start of the optimisation, shaped like ``content`` [1,3,H,W] in [0,1]."""
+def noise_image(content: torch.Tensor, seed: int) -> torch.Tensor:
+    """Seeded Gaussian noise of std NOISE_STD around the content's mean colour, shaped like ``content``
+    [1,3,H,W], clamped to [0,1].
+
+    Faint noise, as in the classic Torch implementation (which starts from 0.001·N(0,1) around the mean
+    pixel): the content loss then draws the subject out of an almost flat image. Full-range noise, the
+    earlier start, is a texture of its own that the style loss keeps and the content loss cannot undo:
+    the town dissolved into strokes (issue 15).
+    """
+    generator = torch.Generator().manual_seed(seed)
+    noise = torch.randn(content.shape, generator=generator).to(content.device)
+    return (content.mean(dim=(2, 3), keepdim=True) + NOISE_STD * noise).clamp(0, 1)
+
+
+def initial_image(content: torch.Tensor, styles: Sequence[torch.Tensor], init: str, seed: int,
+                  blend: Sequence[float] | None = None) -> torch.Tensor:
+    """The start of the optimisation, shaped like ``content`` [1,3,H,W] in [0,1].
+
+    palette: the content recoloured to the styles' RGB mean and covariance (blended by ``blend``, default
+    equal), so the optimisation starts in the painting's colours instead of having to find them;
+    content: the photo; style: the first style resized; noise: see ``noise_image``.
+    """
+    if init == "palette":
+        return match_palette(content, styles, blend or [1 / len(styles)] * len(styles))
     if init == "content":
         return content.clone()
     if init == "style":
-        return resize(style, *content.shape[-2:])
-    generator = torch.Generator().manual_seed(seed)
-    return torch.rand(content.shape, generator=generator).to(content.device)
+        return resize(styles[0], *content.shape[-2:])
+    return noise_image(content, seed)
 
 
 def paint(backbone: Backbone, content: torch.Tensor, styles: Sequence[torch.Tensor], config: StyleConfig,
@@ -152,6 +173,7 @@ def paint(backbone: Backbone, content: torch.Tensor, styles: Sequence[torch.Tens
         return recombine(image, content) if config.preserve_colors == "luminance" else image
 
     plan = config.plan_scales()
+    blend = config.blend_weights(len(styles))
     total = sum(iterations for _, iterations in plan)
     shapes = [long_side_shape(*work.shape[-2:], size) for size, _ in plan]
     # The clock weighs each iteration by its pixels, so that the time left counts finer scales dearer.
@@ -167,7 +189,7 @@ def paint(backbone: Backbone, content: torch.Tensor, styles: Sequence[torch.Tens
                              for style in styles]
             objective = Objective(backbone, target, scaled_styles, config, style_masks=style_masks,
                                   content_mask=content_mask, checkpoint=checkpoint)
-            if image is not None and previous is not None and init is None and config.init == "content":
+            if image is not None and previous is not None and init is None and config.init in ("palette", "content"):
                 # Upsampling blurs: add back the content's detail that the coarser scale could not hold,
                 # so the finer scale starts sharp (measured: README, "Speed").
                 start = (resize(image, *target.shape[-2:]) + target - resize(previous, *target.shape[-2:])).clamp(0, 1)
@@ -176,7 +198,7 @@ def paint(backbone: Backbone, content: torch.Tensor, styles: Sequence[torch.Tens
             elif init is not None:
                 start = resize(init, *target.shape[-2:])
             else:
-                start = initial_image(target, scaled_styles[0], config.init, config.seed)
+                start = initial_image(target, scaled_styles, config.init, config.seed, blend)
             try:
                 image = optimise(objective, start, config, callbacks, iterations=iterations, done=done,
                                  total=total, tolerance=config.tolerance, cancel=cancel,
