@@ -61,20 +61,24 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_server(data: Path, weights: Path, port: int, *extra: str) -> subprocess.Popen[bytes]:
-    """``brushwork serve`` on 127.0.0.1:``port`` in its own process; returns once it answers."""
+def start_server(data: Path, weights: Path, port: int, *extra: str, log: Path | None = None
+                 ) -> subprocess.Popen[bytes]:
+    """``brushwork serve`` on 127.0.0.1:``port`` in its own process (its stderr to ``log``, if given);
+    returns once it answers. Starting takes a while on a loaded machine: PyTorch is imported twice."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")])}
-    process = subprocess.Popen([sys.executable, "-m", "brushwork", "serve", "--port", str(port), "--data-dir",
-                                str(data), "--weights", str(weights), "-q", *extra], env=env)
+    process = subprocess.Popen([sys.executable, "-m", "brushwork", "serve", "--host", "127.0.0.1", "--port",
+                                str(port), "--data-dir", str(data), "--weights", str(weights), "-q", *extra],
+                               env=env, stdout=subprocess.DEVNULL, stderr=None if log is None else log.open("wb"))
     deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and process.poll() is None:
         try:
             if httpx.get(f"http://127.0.0.1:{port}/v1/health", timeout=2).status_code == 200:
                 return process
         except httpx.HTTPError:
             time.sleep(0.3)
     process.kill()
-    raise SystemExit("the server did not start within 300 s")
+    said = log.read_text() if log is not None else "see its output above"
+    raise RuntimeError(f"the server did not start within 300 s: {said}")
 
 
 class Recorder:

@@ -8,8 +8,6 @@ Import the fixtures into a test module (``from server_fixtures import ...``) for
 from __future__ import annotations
 
 import io
-import os
-import socket
 import subprocess
 import sys
 import time
@@ -28,7 +26,10 @@ from PIL import Image
 from brushwork.server.app import create_app
 from brushwork.server.config import ServerConfig
 
-SRC = Path(__file__).resolve().parents[1] / "src"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+import load  # noqa: E402  (bench/load.py: the one way to start a server process)
+
+free_port = load.free_port
 
 
 def image_bytes(width: int = 48, height: int = 40, seed: int = 0, fmt: str = "PNG") -> bytes:
@@ -72,31 +73,10 @@ def wait_for(client: TestClient | httpx.Client, job_id: str, states: tuple[str, 
     raise AssertionError(f"job {job_id} still {job['state']} after {timeout} s: {job}")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def start_server(data_dir: Path, weights: Path, port: int, *extra: str) -> subprocess.Popen[bytes]:
-    """``brushwork serve`` on 127.0.0.1:``port`` in its own process; returns once /v1/health answers."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")])}
-    log = data_dir.parent / f"server-{port}.log"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "brushwork", "serve", "--host", "127.0.0.1", "--port", str(port), "--data-dir",
-         str(data_dir), "--weights", str(weights), "--preview-seconds", "0.2", "--snapshot-seconds", "0.3", "-q",
-         *extra], env=env, stdout=subprocess.DEVNULL, stderr=log.open("wb"))
-    deadline = time.monotonic() + 180  # importing PyTorch on a loaded machine takes a while
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"server exited: {log.read_text()}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/v1/health", timeout=1).status_code == 200:
-                return process
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    process.kill()
-    raise AssertionError(f"server did not answer within 180 s: {log.read_text()}")
+    """``brushwork serve`` on 127.0.0.1:``port`` (bench/load.py's), with previews and snapshots often."""
+    return load.start_server(data_dir, weights, port, "--preview-seconds", "0.2", "--snapshot-seconds", "0.3",
+                             *extra, log=data_dir.parent / f"server-{port}.log")
 
 
 @pytest.fixture

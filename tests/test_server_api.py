@@ -17,13 +17,13 @@ from server_fixtures import client_for, image_bytes, job_files, tiny_weights, wa
 
 from brushwork.cli import main
 from brushwork.config import StyleConfig
-from brushwork.errors import SettingError
+from brushwork.errors import BrushworkError, SettingError
 from brushwork.recording import settings_from
 from brushwork.server.config import ServerConfig
 from brushwork.server.forms import KINDS, settable
 from brushwork.server.store import JobStore
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = pytest.mark.timeout(900)  # generous: a loaded machine starts worker processes slowly
 FAST = {"size": "32", "iterations": "3"}
 
 
@@ -200,6 +200,12 @@ def test_the_token_guards_the_api(tmp_path: Path, tiny_weights: Path) -> None:  
         assert guarded.get("/v1/health", headers={"Authorization": "Bearer wrong-token"}).status_code == 401
         assert guarded.get("/v1/health", headers={"Authorization": "Bearer s3cret-token"}).status_code == 200
         assert guarded.get("/").status_code == 200  # the page itself holds nothing; it asks for the token
+
+
+def test_one_server_per_data_folder(idle: TestClient, tmp_path: Path, tiny_weights: Path) -> None:  # noqa: F811
+    with pytest.raises(BrushworkError, match="another brushwork server"):
+        with client_for(tmp_path, tiny_weights, workers=False):
+            pass
 
 
 def test_binding_beyond_loopback_needs_a_token(capsys: pytest.CaptureFixture[str],

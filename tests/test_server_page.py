@@ -74,6 +74,7 @@ def test_paint_watch_download_and_history(site: str, browser: object, tmp_path: 
     page.wait_for_function("document.getElementById('progress').value > 0", timeout=300_000)
     assert "left" in page.text_content("#status") or "step" in page.text_content("#status")
     page.wait_for_function("document.getElementById('job-title').textContent === 'Finished'", timeout=400_000)
+    assert not page.is_visible("#cancel"), "a finished job has nothing to cancel"
     page.screenshot(path=str(shots / "page-finished.png"), full_page=True)
     with page.expect_download() as download:
         page.click("#download")
@@ -105,6 +106,7 @@ def test_cancel_and_a_server_error_next_to_its_control(site: str, browser: objec
     page.fill("#iterations", "5000")
     page.click("#paint")
     page.wait_for_function("document.getElementById('progress').value > 0", timeout=300_000)
+    assert not page.is_visible("#download"), "nothing to download while it runs"
     page.screenshot(path=str(shots / "page-phone-running.png"), full_page=True)
     page.click("#cancel")
     page.wait_for_function("document.getElementById('job-title').textContent === 'Cancelled'", timeout=60_000)

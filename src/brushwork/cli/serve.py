@@ -31,9 +31,11 @@ def run_serve(args: argparse.Namespace, cancel: CancelToken) -> int:
         import uvicorn  # noqa: PLC0415 (the [server] extra)
 
         from brushwork.server.app import create_app  # noqa: PLC0415
+        from brushwork.server.store import JobStore  # noqa: PLC0415
     except ImportError as error:
         raise BrushworkError(f"serve needs the [server] extra ({error.name} is missing): "
                              "pip install 'brushwork[server]'") from None
+    JobStore(config.folder()).open().close()  # a folder in use by another server: one line, before uvicorn
     app = create_app(config)
     if not args.quiet:
         shown = f"[{config.host}]" if ":" in config.host else config.host

@@ -128,13 +128,14 @@ def create_app(config: ServerConfig | None = None, *, workers: bool = True) -> F
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        store.create_tables()
+        lock = store.open()
         store.recover()
         app.state.workers = start_workers(store.root, config) if workers else []
         try:
             yield
         finally:
             await asyncio.to_thread(stop_workers, app.state.workers)
+            lock.close()
 
     app = FastAPI(title="brushwork", version=version("brushwork"), lifespan=lifespan,
                   description="Neural style transfer as a service: submit a job, follow its progress, fetch "

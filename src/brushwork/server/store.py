@@ -13,6 +13,7 @@ server stops or is killed; it resumes from its last snapshot).
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import secrets
@@ -22,7 +23,9 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
+
+from brushwork.errors import BrushworkError
 
 FINAL = ("done", "failed", "cancelled")
 STATES = ("queued", "running", *FINAL)
@@ -98,13 +101,23 @@ class JobStore:
         self.jobs = self.root / "jobs"
         self.incoming = self.root / "incoming"
 
-    def create_tables(self) -> None:
-        """Make the folders and the database where they are missing (the API process, at start)."""
+    def open(self) -> IO[bytes]:
+        """Make the folders and the database where they are missing, and lock the data folder for
+        this server (the API process, at start); returns the lock, held until it is closed. Raises
+        BrushworkError if another server holds it (two would requeue each other's jobs)."""
         for folder in (self.jobs, self.incoming):
             folder.mkdir(parents=True, exist_ok=True)
+        lock = (self.root / "server.lock").open("wb")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            lock.close()
+            raise BrushworkError(f"{self.root}: another brushwork server uses this data folder; stop it "
+                                 "or give another --data-dir") from None
         with self._connect() as db:
             db.execute("PRAGMA journal_mode=WAL")  # readers never wait for the workers' writes
             db.executescript(_SCHEMA)
+        return lock
 
     @contextlib.contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
