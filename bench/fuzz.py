@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -26,12 +26,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--examples", type=int, default=40, help="generated requests per operation and phase")
     parser.add_argument("--output", type=Path, default=RESULTS / "fuzz.json")
+    parser.add_argument("--schemathesis", default="schemathesis",
+                        help="the command that runs schemathesis (e.g. 'env PYTHONPATH=DIR python -m schemathesis.cli')")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         port = free_port()
         server = start_server(Path(scratch) / "data", tiny_weights(Path(scratch)), port, "--max-queue", "1000",
                               "--max-size", "64")
-        command = [sys.executable, "-m", "schemathesis.cli", "--no-color", "run",
+        command = [*shlex.split(args.schemathesis), "--no-color", "run",
                    f"http://127.0.0.1:{port}/openapi.json", "--checks", "not_a_server_error",
                    "--max-examples", str(args.examples), "--generation-deterministic"]
         began = time.monotonic()
@@ -43,7 +45,7 @@ def main() -> None:
     output = run.stdout + run.stderr
     print(output)
     summary = [line for line in output.splitlines() if line.strip()][-25:]
-    report = {"command": " ".join(["schemathesis", *command[3:]]), "examples_per_operation": args.examples,
+    report = {"command": " ".join(["schemathesis", *command[command.index("--no-color"):]]), "examples_per_operation": args.examples,
               "seconds": round(time.monotonic() - began, 1), "exit_status": run.returncode,
               "no_server_errors": run.returncode == 0, "summary": summary}
     args.output.parent.mkdir(parents=True, exist_ok=True)

@@ -160,6 +160,7 @@ def main() -> None:
         server = start_server(Path(scratch) / "data", weights, port, "--max-queue", "30")
         base = f"http://127.0.0.1:{port}"
         try:
+            load_before = os.getloadavg()[0]
             began = time.monotonic()
             recorder = asyncio.run(_run(base, args.clients, args.seconds))
             wall = time.monotonic() - began
@@ -172,6 +173,7 @@ def main() -> None:
     report = {
         "clients": args.clients, "seconds": round(wall, 1), "weights": "tiny random VGG" if args.weights is None
         else str(args.weights), "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
+        "load_average_1min": {"before": round(load_before, 1), "after": round(os.getloadavg()[0], 1)},
         "requests": sum(len(v) for v in recorder.latency.values()),
         "server_errors_5xx": server_errors, "transport_failures": dict(recorder.failures),
         "jobs_accepted": len(recorder.accepted), "jobs_lost": len(lost),

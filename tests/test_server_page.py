@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from server_fixtures import free_port, image_bytes, server_process, start_server, tiny_weights  # noqa: F401
+from server_fixtures import free_port, image_bytes, start_server, tiny_weights  # noqa: F401
 
 CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(1200),

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from server_fixtures import free_port, job_files, server_process, start_server, tiny_weights, wait_for  # noqa: F401
+from server_fixtures import client_for, free_port, job_files, server_process, start_server, tiny_weights, wait_for  # noqa: F401,E501
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = pytest.mark.timeout(900)  # generous: a loaded machine starts servers slowly
 
 
 def test_sigkill_while_running_then_restart_finishes_every_job(tmp_path: Path, tiny_weights: Path,  # noqa: F811
@@ -45,3 +45,16 @@ def test_sigkill_while_running_then_restart_finishes_every_job(tmp_path: Path, t
     after = [e["step"] for e in events[events.index(next(e for e in events if "resumed_from" in e)) + 1:]]
     assert after[0] == resumed[0] + 1 and after[-1] == 60, "steps go on from the snapshot to the end"
     assert not list((tmp_path / "jobs" / ids[0]).glob("snapshot-*")), "snapshots are removed once done"
+
+
+def test_a_killed_worker_is_replaced_and_its_job_requeued(tmp_path: Path, tiny_weights: Path) -> None:  # noqa: F811
+    with client_for(tmp_path, tiny_weights) as client:
+        job = client.post("/v1/jobs", files=job_files(), data={"size": "32", "iterations": "40"}).json()
+        wait_for(client, job["id"], ("running",), step=2)
+        worker = client.app.state.workers[0]
+        worker.kill()  # SIGKILL: no chance to requeue its own job
+        worker.join()
+        done = wait_for(client, job["id"], timeout=240)
+        assert done["state"] == "done" and done["progress"]["step"] == 40
+        assert client.app.state.workers[0].pid != worker.pid
+        assert client.get("/v1/health").json()["status"] == "ok"

@@ -32,11 +32,13 @@ from brushwork.server import forms
 from brushwork.server.config import ServerConfig
 from brushwork.server.store import FINAL, Job, JobStore, new_id
 from brushwork.server.uploads import check_image, store_upload
-from brushwork.server.worker import start_workers, stop_workers
+from brushwork.server.worker import replace_dead, start_workers, stop_workers
 
 STATIC = files("brushwork.server") / "static"
 #: Seconds between the event stream's looks at a job's files and row.
 EVENT_POLL = 0.25
+#: Seconds between looks for dead workers.
+WATCH_EVERY = 2.0
 
 
 class ClientError(Exception):
@@ -131,9 +133,11 @@ def create_app(config: ServerConfig | None = None, *, workers: bool = True) -> F
         lock = store.open()
         store.recover()
         app.state.workers = start_workers(store.root, config) if workers else []
+        watch = asyncio.create_task(_supervise(app.state.workers, store, config))
         try:
             yield
         finally:
+            watch.cancel()
             await asyncio.to_thread(stop_workers, app.state.workers)
             lock.close()
 
@@ -249,6 +253,13 @@ def create_app(config: ServerConfig | None = None, *, workers: bool = True) -> F
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     app.add_middleware(Guard, token=config.token, max_bytes=int(config.max_upload_mb * 1e6))
     return app
+
+
+async def _supervise(processes: list[Any], store: JobStore, config: ServerConfig) -> None:
+    """Every few seconds, replace the workers that died and requeue their jobs."""
+    while True:
+        await asyncio.sleep(WATCH_EVERY)
+        await asyncio.to_thread(replace_dead, processes, store, config)
 
 
 def _valid_id(job_id: str) -> bool:

@@ -268,6 +268,12 @@ class JobStore:
         return self._update(job, "state = ?, error = ?, finished = ?, run = NULL, bytes = ?",
                             (state, error, time.time(), folder_bytes(self.folder(job.id))))
 
+    def requeue_claims_of(self, pid: int) -> int:
+        """Requeue the running jobs claimed by the worker process ``pid`` (which died); returns how many."""
+        with self._connect() as db:
+            return db.execute("UPDATE jobs SET state = 'queued', run = NULL WHERE state = 'running' AND run LIKE ?",
+                              (f"{pid}-%",)).rowcount
+
     def requeue(self, job: Job) -> bool:
         """Put a running ``job`` back in the queue (its worker is stopping); it resumes from its snapshot."""
         return self._update(job, "state = 'queued', run = NULL", ())

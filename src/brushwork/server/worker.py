@@ -296,14 +296,31 @@ def main(root: str, server: dict[str, Any], index: int, parent: int) -> None:
     Worker(Path(root), config, index, stop, parent).loop()
 
 
+def start_worker(root: Path, server: ServerConfig, index: int) -> multiprocessing.process.BaseProcess:
+    """Start worker ``index`` on ``root`` (spawned: no fork of a process that holds threads and sockets)."""
+    process = multiprocessing.get_context("spawn").Process(
+        target=main, args=(str(root), server.to_dict(), index, os.getpid()), name=f"brushwork-worker-{index}",
+        daemon=True)
+    process.start()
+    return process
+
+
 def start_workers(root: Path, server: ServerConfig) -> list[multiprocessing.process.BaseProcess]:
     """Start ``server.workers`` worker processes on ``root``."""
-    context = multiprocessing.get_context("spawn")  # no fork of a process that holds threads and sockets
-    processes = [context.Process(target=main, args=(str(root), server.to_dict(), index, os.getpid()),
-                                 name=f"brushwork-worker-{index}", daemon=True) for index in range(server.workers)]
-    for process in processes:
-        process.start()
-    return processes
+    return [start_worker(root, server, index) for index in range(server.workers)]
+
+
+def replace_dead(processes: list[multiprocessing.process.BaseProcess], store: JobStore, server: ServerConfig
+                 ) -> int:
+    """Put back in the queue the job of each worker that died (killed, out of memory), and start
+    another worker in its place; returns how many were replaced."""
+    replaced = 0
+    for index, process in enumerate(processes):
+        if not process.is_alive() and process.pid is not None:
+            store.requeue_claims_of(process.pid)
+            processes[index] = start_worker(store.root, server, index)
+            replaced += 1
+    return replaced
 
 
 def stop_workers(processes: list[multiprocessing.process.BaseProcess], timeout: float = 10.0) -> None:
