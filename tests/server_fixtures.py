@@ -62,7 +62,7 @@ def client_for(data_dir: Path, weights: Path, workers: bool = True, **settings: 
 
 
 def wait_for(client: TestClient | httpx.Client, job_id: str, states: tuple[str, ...] = ("done", "failed", "cancelled"),
-             timeout: float = 60.0, step: int = 0) -> dict[str, Any]:
+             timeout: float = 300.0, step: int = 0) -> dict[str, Any]:
     """Poll the job until its state is one of ``states`` (and its progress reached ``step``)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

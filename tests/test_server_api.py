@@ -95,7 +95,7 @@ def test_cancel_stops_a_running_job(client: TestClient) -> None:
     wait_for(client, job["id"], ("running",), step=2)
     answer = client.delete(f"/v1/jobs/{job['id']}")
     assert answer.status_code == 202 and answer.json()["cancel_requested"]
-    ended = wait_for(client, job["id"], timeout=20)
+    ended = wait_for(client, job["id"], timeout=120)
     assert ended["state"] == "cancelled" and ended["progress"]["step"] < 5000
     assert client.get(f"/v1/jobs/{job['id']}/result").status_code == 404
     assert client.get(f"/v1/jobs/{job['id']}/preview").status_code == 200  # the last iterate is kept
