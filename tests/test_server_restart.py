@@ -33,7 +33,7 @@ def test_sigkill_while_running_then_restart_finishes_every_job(tmp_path: Path, t
     port = free_port()
     server_process.append(start_server(tmp_path, tiny_weights, port))
     with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
-        finished = [wait_for(client, job_id, timeout=120) for job_id in ids]
+        finished = [wait_for(client, job_id) for job_id in ids]
         assert [job["state"] for job in finished] == ["done"] * 3, finished
         assert {job["id"] for job in client.get("/v1/jobs").json()["jobs"]} == set(ids)
         for job in finished:
