@@ -11,7 +11,7 @@ import httpx
 import pytest
 from server_fixtures import client_for, free_port, job_files, server_process, start_server, tiny_weights, wait_for  # noqa: F401,E501
 
-pytestmark = pytest.mark.timeout(900)  # generous: a loaded machine starts servers slowly
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]  # generous: a loaded machine starts servers slowly
 
 
 def test_sigkill_while_running_then_restart_finishes_every_job(tmp_path: Path, tiny_weights: Path,  # noqa: F811
