@@ -17,7 +17,7 @@ demo: $(BIN)/brushwork
 	$(BIN)/brushwork stylize examples/content.jpg examples/style.jpg -o demo.png --size 320 --iterations 200 --overwrite
 
 ## test: the whole test suite (unit tests on a tiny VGG, integration tests on the real weights)
-test: $(BIN)/brushwork
+test: $(BIN)/brushwork /usr/bin/chromium
 	$(BIN)/python -m pytest
 
 ## bench: brushwork against the textbook loop at 256, 512 and 1024 px, peak memory, and the speed of a
@@ -26,6 +26,15 @@ bench: $(BIN)/brushwork
 	$(BIN)/python bench/compare.py
 	$(BIN)/python bench/memory.py
 	$(BIN)/python bench/feedforward_speed.py
+
+## serve: the web page and HTTP API on http://127.0.0.1:8000/ (jobs kept in brushwork's per-user data folder)
+.PHONY: serve
+serve: $(BIN)/brushwork
+	$(BIN)/brushwork serve
+
+## the headless browser of the web page's tests (Debian's chromium; without root they are skipped)
+/usr/bin/chromium:
+	-apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 
 clean:
 	rm -rf $(VENV) demo.png

@@ -205,7 +205,7 @@ def test_every_help_line_shows_its_default_once_and_every_command_has_o_and_q() 
         for action in parser._actions:
             assert (action.help or "").count("(default:") <= 1, (name, action.dest, action.help)
         flags = {option for action in parser._actions for option in action.option_strings}
-        if name not in ("weights", "list", "fetch"):  # they write nothing the user names
+        if name not in ("weights", "list", "fetch", "serve"):  # they write nothing the user names
             assert {"-o", "-q"} <= flags, name
     stylize, apply = (dict(_subcommands(build_parser()))[n] for n in ("stylize", "apply"))
     choices = {n: next(a.choices for a in p._actions if a.dest == "preserve_colors") for n, p in

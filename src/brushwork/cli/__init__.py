@@ -15,6 +15,7 @@ from brushwork.cli.audio import add_audio
 from brushwork.cli.feedforward import add_feedforward
 from brushwork.cli.options import Parser
 from brushwork.cli.runner import run_command
+from brushwork.cli.serve import add_serve
 from brushwork.cli.stylize import add_stylize
 from brushwork.cli.weights import add_weights
 
@@ -29,6 +30,7 @@ def build_parser() -> Parser:
     add_audio(commands)
     add_weights(commands)
     add_feedforward(commands)
+    add_serve(commands)
     return parser
 
 

@@ -1,0 +1,325 @@
+// The brushwork page: one form that posts a stylize job, one view that follows it through the
+// event stream, and the history from GET /v1/jobs. No build step, no libraries.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const state = { token: localStorage.getItem("brushwork-token"), defaults: {}, example: null,
+                examplePhoto: false, job: null, stream: null, urls: [] };
+
+// -- talking to the API ------------------------------------------------------------------------
+
+function headers() {
+  return state.token ? { Authorization: `Bearer ${state.token}` } : {};
+}
+
+async function api(path, options = {}) {
+  const answer = await fetch(path, { ...options, headers: { ...headers(), ...(options.headers || {}) } });
+  if (answer.status === 401) {
+    await askToken();
+    return api(path, options);
+  }
+  return answer;
+}
+
+function askToken() {
+  return new Promise((resolve) => {
+    const dialog = $("token-dialog");
+    $("token-form").onsubmit = () => {
+      state.token = $("token").value.trim();
+      localStorage.setItem("brushwork-token", state.token);
+      resolve();
+    };
+    dialog.showModal();
+  });
+}
+
+// An image URL of the API as something an <img> can show: the URL itself without a token, else a
+// blob fetched with the bearer header.
+async function imageUrl(url) {
+  if (!state.token) return url;
+  const answer = await api(url);
+  const blobUrl = URL.createObjectURL(await answer.blob());
+  state.urls.push(blobUrl);
+  return blobUrl;
+}
+
+// Server-sent events read through fetch (EventSource cannot send a bearer header).
+async function follow(url, onEvent, signal) {
+  const answer = await api(url, { signal });
+  const reader = answer.body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    buffer += decoder.decode(value, { stream: true });
+    let end;
+    while ((end = buffer.search(/\r?\n\r?\n/)) >= 0) {
+      const block = buffer.slice(0, end);
+      buffer = buffer.slice(end).replace(/^\r?\n\r?\n/, "");
+      let name = "message", data = "";
+      for (const line of block.split(/\r?\n/)) {
+        if (line.startsWith("event:")) name = line.slice(6).trim();
+        else if (line.startsWith("data:")) data += line.slice(5).trim();
+      }
+      if (data) onEvent(name, JSON.parse(data));
+    }
+  }
+}
+
+// -- the form ----------------------------------------------------------------------------------
+
+function showError(field, message) {
+  const target = { style_example: "style", settings: "form", body: "form", queue: "form" }[field] || field;
+  const box = $(`error-${target}`) || $("error-form");
+  box.textContent = message;
+  const control = $(target);
+  if (control && control.closest("details")) control.closest("details").open = true;
+  if (control && box.id !== "error-form") {
+    control.setAttribute("aria-invalid", "true");
+    control.focus();
+  }
+}
+
+function clearErrors() {
+  document.querySelectorAll(".error").forEach((box) => { box.textContent = ""; });
+  document.querySelectorAll("[aria-invalid]").forEach((el) => el.removeAttribute("aria-invalid"));
+}
+
+function styleWeight() {
+  // The slider is logarithmic around the server's default: its middle is the default, each end 30x.
+  const s = Number($("style_weight").value);
+  return state.defaults.style_weight * Math.pow(30, (s - 50) / 50);
+}
+
+function showSettings() {
+  $("size-out").textContent = `${$("size").value} px`;
+  $("style_weight-out").textContent = `×${(styleWeight() / state.defaults.style_weight).toPrecision(2)}`;
+}
+
+function preview(input, thumb, drop) {
+  const file = input.files[0];
+  if (!file) return;
+  $(thumb).src = URL.createObjectURL(file);
+  $(thumb).hidden = false;
+  $(drop).classList.add("filled");
+}
+
+function wireDrop(dropId, inputId, thumbId) {
+  const drop = $(dropId), input = $(inputId);
+  drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("over"); });
+  drop.addEventListener("dragleave", () => drop.classList.remove("over"));
+  drop.addEventListener("drop", (e) => {
+    e.preventDefault();
+    drop.classList.remove("over");
+    if (e.dataTransfer.files.length) {
+      input.files = e.dataTransfer.files;
+      input.dispatchEvent(new Event("change"));
+    }
+  });
+  input.addEventListener("change", () => {
+    clearErrors();
+    preview(input, thumbId, dropId);
+    if (inputId === "style") selectExample(null);
+    if (inputId === "content") state.examplePhoto = false;
+  });
+}
+
+function selectExample(name) {
+  state.example = name;
+  document.querySelectorAll("#examples input").forEach((radio) => { radio.checked = radio.value === name; });
+  if (name) {
+    $("style").value = "";
+    $("style-thumb").src = `/static/examples/styles/${name}`;
+    $("style-thumb").hidden = false;
+    $("drop-style").classList.add("filled");
+  }
+}
+
+async function submit(event) {
+  event.preventDefault();
+  clearErrors();
+  const form = new FormData();
+  if ($("content").files[0]) form.append("content", $("content").files[0]);
+  else if (state.examplePhoto) form.append("content", await (await fetch("/static/examples/village.jpg")).blob(), "village.jpg");
+  else return showError("content", "Choose a photo first.");
+  if ($("style").files[0]) form.append("style", $("style").files[0]);
+  else if (state.example) form.append("style_example", state.example);
+  else return showError("style", "Choose a painting or one of the bundled styles.");
+  form.append("size", $("size").value);
+  form.append("style_weight", styleWeight().toPrecision(4));
+  form.append("preserve_colors", $("preserve_colors").value);
+  form.append("quality", $("quality").value);
+  if (Number($("iterations").value) !== state.defaults.iterations) form.append("iterations", $("iterations").value);
+  $("paint").disabled = true;
+  try {
+    const answer = await api("/v1/jobs", { method: "POST", body: form });
+    const body = await answer.json().catch(() => ({}));
+    if (answer.status === 201) {
+      openJob(body);
+      loadHistory();
+    } else if (answer.status === 429) {
+      showError("form", `${body.detail} (about ${answer.headers.get("Retry-After")} s)`);
+    } else {
+      showError(body.field || "form", body.detail || `The server answered ${answer.status}.`);
+    }
+  } catch (error) {
+    showError("form", `Could not reach the server (${error.message}).`);
+  } finally {
+    $("paint").disabled = false;
+  }
+}
+
+// -- one job -----------------------------------------------------------------------------------
+
+function seconds(s) {
+  if (s === null || s === undefined) return "";
+  return s < 90 ? `${Math.round(s)} s` : `${Math.round(s / 60)} min`;
+}
+
+function showProgress(p) {
+  $("progress").max = p.total || 1;
+  $("progress").value = p.step || 0;
+  const left = p.eta !== null && p.eta !== undefined ? ` · about ${seconds(p.eta)} left` : "";
+  $("status").textContent = `step ${p.step} of ${p.total}${p.stage ? ` · ${p.stage}` : ""}${left}`;
+}
+
+async function showState(job) {
+  state.job = job;
+  const finished = ["done", "failed", "cancelled"].includes(job.state);
+  $("cancel").hidden = finished;
+  $("job-title").textContent = { queued: "Waiting for a worker", running: "Painting", done: "Finished",
+                                  failed: "Failed", cancelled: "Cancelled" }[job.state];
+  if (job.progress) showProgress(job.progress);
+  if (job.state === "queued") $("status").textContent = "waiting in the queue…";
+  if (job.state === "failed") $("error-job").textContent = job.error;
+  if (job.state === "cancelled") $("status").textContent = `cancelled at step ${job.progress ? job.progress.step : 0}`;
+  if (job.state === "done") {
+    $("status").textContent = `done in ${seconds(job.finished - job.started)}`;
+    $("progress").value = $("progress").max;
+    $("after").src = await imageUrl(job.urls.result);
+    $("download").href = await imageUrl(job.urls.result);
+    $("download").setAttribute("download", `brushwork-${job.id}.png`);
+    $("download").hidden = false;
+    $("slider").value = 50;
+    slide();
+  } else if (job.urls.preview) {
+    $("after").src = await imageUrl(`${job.urls.preview}?step=${job.progress.preview_step}`);
+  }
+}
+
+async function openJob(job) {
+  if (state.stream) state.stream.abort();
+  state.urls.forEach((url) => URL.revokeObjectURL(url));
+  state.urls = [];
+  $("job").hidden = false;
+  $("error-job").textContent = "";
+  $("download").hidden = true;
+  $("after").removeAttribute("src");
+  $("progress").value = 0;
+  $("slider").value = 100;
+  slide();
+  $("before").src = await imageUrl(job.urls.content);
+  await showState(job);
+  $("job").scrollIntoView({ behavior: "smooth", block: "start" });
+  if (["done", "failed", "cancelled"].includes(job.state)) return;
+  const controller = new AbortController();
+  state.stream = controller;
+  follow(job.urls.events, async (name, data) => {
+    if (state.job.id !== job.id) return;
+    if (name === "progress" && data.step) showProgress(data);
+    else if (name === "preview") $("after").src = await imageUrl(data.url);
+    else if (name === "state") { await showState(data); loadHistory(); }
+  }, controller.signal).catch(() => {});
+}
+
+async function cancel() {
+  if (!state.job) return;
+  $("cancel").disabled = true;
+  $("status").textContent = "cancelling…";
+  const answer = await api(`/v1/jobs/${state.job.id}`, { method: "DELETE" });
+  $("cancel").disabled = false;
+  if (answer.status >= 400) $("error-job").textContent = (await answer.json()).detail;
+}
+
+function slide() {
+  $("after-clip").style.clipPath = `inset(0 ${100 - Number($("slider").value)}% 0 0)`;
+}
+
+// -- history -----------------------------------------------------------------------------------
+
+async function loadHistory() {
+  const answer = await api("/v1/jobs?limit=50");
+  if (!answer.ok) return;
+  const { jobs } = await answer.json();
+  const list = $("history");
+  list.replaceChildren();
+  $("history-empty").hidden = jobs.length > 0;
+  for (const job of jobs) {
+    const item = document.createElement("li");
+    const open = document.createElement("button");
+    open.type = "button";
+    open.className = `history-item ${job.state}`;
+    const picture = document.createElement("img");
+    picture.alt = "";
+    const source = job.urls.result || job.urls.preview || job.urls.content;
+    imageUrl(source).then((url) => { picture.src = url; });
+    const label = document.createElement("span");
+    const when = new Date(job.created * 1000).toLocaleString();
+    label.textContent = `${job.inputs.content} · ${job.state} · ${when}`;
+    open.append(picture, label);
+    open.addEventListener("click", () => openJob(job));
+    item.append(open);
+    list.append(item);
+  }
+}
+
+// -- start -------------------------------------------------------------------------------------
+
+async function start() {
+  const answer = await api("/v1/models");
+  const info = await answer.json();
+  for (const [name, schema] of Object.entries(info.settings)) state.defaults[name] = schema.default;
+  $("size").max = Math.min(info.limits.max_size, 1024);
+  $("size").value = Math.min(state.defaults.size, Number($("size").max));
+  $("style_weight").value = 50;
+  $("iterations").value = state.defaults.iterations;
+  $("preserve_colors").value = state.defaults.preserve_colors;
+  $("quality").value = info.settings.quality.default;
+  for (const name of info.examples) {
+    const label = document.createElement("label");
+    label.className = "example";
+    const radio = document.createElement("input");
+    radio.type = "radio";
+    radio.name = "style_example";
+    radio.value = name;
+    radio.addEventListener("change", () => { clearErrors(); selectExample(name); });
+    const picture = document.createElement("img");
+    picture.src = `/static/examples/styles/${name}`;
+    picture.alt = "";
+    const caption = document.createElement("span");
+    caption.textContent = name.replace(/\.[a-z]+$/, "");
+    label.append(radio, picture, caption);
+    $("examples").append(label);
+  }
+  showSettings();
+  wireDrop("drop-content", "content", "content-thumb");
+  wireDrop("drop-style", "style", "style-thumb");
+  $("use-example-photo").addEventListener("click", () => {
+    $("content").value = "";
+    state.examplePhoto = true;
+    $("content-thumb").src = "/static/examples/village.jpg";
+    $("content-thumb").hidden = false;
+    $("drop-content").classList.add("filled");
+    clearErrors();
+  });
+  $("size").addEventListener("input", showSettings);
+  $("style_weight").addEventListener("input", showSettings);
+  $("job-form").addEventListener("submit", submit);
+  $("cancel").addEventListener("click", cancel);
+  $("slider").addEventListener("input", slide);
+  $("new-job").addEventListener("click", () => { $("job-form").scrollIntoView({ behavior: "smooth" }); $("content").focus(); });
+  await loadHistory();
+}
+
+start();

@@ -1,0 +1,59 @@
+"""Uploaded images checked before a job is queued: an image at all, not over the pixel limit (read
+from its header, before any decoding), and decodable. Each error is a :class:`FieldError` naming
+the form field, for a 422 answer."""
+
+from __future__ import annotations
+
+import shutil
+import warnings
+from pathlib import Path
+from typing import BinaryIO
+
+from PIL import Image, UnidentifiedImageError
+
+from brushwork.errors import SettingError
+from brushwork.image import one_line
+
+#: The suffix under which each accepted format is stored (the client's file name never is used).
+SUFFIXES = {"PNG": ".png", "JPEG": ".jpg", "WEBP": ".webp", "TIFF": ".tif", "BMP": ".bmp", "GIF": ".gif",
+            "MPO": ".jpg"}
+
+
+def check_image(file: BinaryIO, field: str, max_pixels: int) -> str:
+    """Check the image upload ``file`` of the form field ``field``; returns its stored suffix.
+
+    Raises SettingError(field) for a file that is not an image of an accepted format, is empty or
+    has more than ``max_pixels`` pixels (judged from the header, so a decompression bomb is never
+    decoded), or cannot be decoded (truncated, damaged)."""
+    file.seek(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            with Image.open(file) as image:
+                width, height = image.size
+                if image.format not in SUFFIXES:
+                    raise SettingError(field, f"{field}: {image.format} images are not accepted; send "
+                                       "PNG, JPEG, WebP, TIFF, BMP or GIF")
+                if width * height == 0:
+                    raise SettingError(field, f"{field}: image is empty ({width}x{height} pixels)")
+                if width * height > max_pixels:
+                    raise SettingError(field, f"{field}: {width}x{height} = {width * height} pixels is over "
+                                       f"the limit of {max_pixels} (the server's max_pixels)")
+                image.load()
+                return SUFFIXES[image.format]
+        except UnidentifiedImageError:
+            raise SettingError(field, f"{field}: not an image (cannot identify image file)") from None
+        except Image.DecompressionBombError as error:  # so large that PIL refuses even to open it
+            raise SettingError(field, f"{field}: {one_line(error).split('(')[1].split(')')[0]} is over the "
+                               f"limit of {max_pixels} (the server's max_pixels)") from None
+        except (OSError, ValueError, SyntaxError) as error:
+            raise SettingError(field, f"{field}: damaged image ({one_line(error)})") from None
+
+
+def store_upload(file: BinaryIO, folder: Path, name: str) -> Path:
+    """Copy the upload ``file`` to ``folder / name`` (a name of ours) and return that path."""
+    file.seek(0)
+    path = folder / name
+    with path.open("wb") as out:
+        shutil.copyfileobj(file, out)
+    return path

@@ -1,0 +1,115 @@
+"""The web page in real headless Chromium (Debian's /usr/bin/chromium driven by Playwright): upload,
+watch the progress, download, cancel, errors next to their control, history after a reload, and a
+phone-sized layout. Screenshots go to the test's folder (BRUSHWORK_SCREENSHOTS=DIR keeps them)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from server_fixtures import free_port, image_bytes, start_server, tiny_weights  # noqa: F401
+
+CHROMIUM = Path("/usr/bin/chromium")
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(1200),
+              pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (apt-get install chromium)")]
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory, tiny_weights: Path) -> Iterator[str]:  # noqa: F811
+    """A ``brushwork serve`` process on a free loopback port, with the tiny backbone."""
+    folder = tmp_path_factory.mktemp("site")
+    port = free_port()
+    process = start_server(folder / "data", tiny_weights, port)
+    yield f"http://127.0.0.1:{port}"
+    process.kill()
+    process.wait()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def shots(tmp_path: Path) -> Path:
+    folder = Path(os.environ.get("BRUSHWORK_SCREENSHOTS", tmp_path))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _photo(tmp_path: Path) -> Path:
+    path = tmp_path / "holiday.png"
+    path.write_bytes(image_bytes(width=64, height=48, seed=5))
+    return path
+
+
+def _set_range(page: object, selector: str, value: int) -> None:
+    page.eval_on_selector(selector, "(el, v) => { el.value = v; el.dispatchEvent(new Event('input')); }", value)
+
+
+def test_paint_watch_download_and_history(site: str, browser: object, tmp_path: Path, shots: Path) -> None:
+    page = browser.new_page(viewport={"width": 1100, "height": 1300})
+    page.goto(site)
+    page.click("#paint")  # nothing chosen: the error stands next to the photo
+    assert "photo" in page.text_content("#error-content")
+    page.set_input_files("#content", str(_photo(tmp_path)))
+    assert page.text_content("#error-content") == ""
+    page.focus("#examples input[value='swirls.jpg']")
+    page.keyboard.press("Space")  # the keyboard picks a bundled style
+    assert page.is_checked("#examples input[value='swirls.jpg']")
+    _set_range(page, "#size", 64)
+    page.select_option("#preserve_colors", "luminance")
+    page.click(".more summary")
+    page.fill("#iterations", "4")
+    page.click("#paint")
+    page.wait_for_selector("#job:not([hidden])")
+    page.wait_for_function("document.getElementById('progress').value > 0", timeout=300_000)
+    assert "left" in page.text_content("#status") or "step" in page.text_content("#status")
+    page.wait_for_function("document.getElementById('job-title').textContent === 'Finished'", timeout=400_000)
+    assert not page.is_visible("#cancel"), "a finished job has nothing to cancel"
+    page.screenshot(path=str(shots / "page-finished.png"), full_page=True)
+    with page.expect_download() as download:
+        page.click("#download")
+    saved = tmp_path / "download.png"
+    download.value.save_as(saved)
+    assert saved.read_bytes().startswith(b"\x89PNG")
+    page.reload()  # the history survives a reload
+    page.wait_for_selector("#history .history-item.done")
+    assert "holiday.png" in page.text_content("#history")
+    page.click("#history .history-item.done")
+    page.wait_for_function("document.getElementById('job-title').textContent === 'Finished'")
+    _set_range(page, "#slider", 30)  # the before/after slider uncovers the photo
+    assert "70%" in page.eval_on_selector("#after-clip", "el => el.style.clipPath")
+    page.close()
+
+
+def test_cancel_and_a_server_error_next_to_its_control(site: str, browser: object, tmp_path: Path,
+                                                       shots: Path) -> None:
+    page = browser.new_page(viewport={"width": 390, "height": 844})  # a phone
+    page.goto(site)
+    page.set_input_files("#content", {"name": "notes.png", "mimeType": "image/png", "buffer": b"not an image"})
+    page.click("#examples input[value='swirls.jpg']")
+    page.click("#paint")
+    page.wait_for_function("document.getElementById('error-content').textContent.includes('not an image')")
+    assert page.get_attribute("#content", "aria-invalid") == "true"
+    page.set_input_files("#content", str(_photo(tmp_path)))
+    _set_range(page, "#size", 64)
+    page.click(".more summary")
+    page.fill("#iterations", "5000")
+    page.click("#paint")
+    page.wait_for_function("document.getElementById('progress').value > 0", timeout=300_000)
+    assert not page.is_visible("#download"), "nothing to download while it runs"
+    page.screenshot(path=str(shots / "page-phone-running.png"), full_page=True)
+    page.click("#cancel")
+    page.wait_for_function("document.getElementById('job-title').textContent === 'Cancelled'", timeout=60_000)
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, "nothing sticks out sideways on a phone"
+    page.close()
