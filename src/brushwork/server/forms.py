@@ -14,7 +14,7 @@ import typing
 from dataclasses import MISSING, Field, fields
 from typing import Any, Literal
 
-from brushwork.config import QUALITY_PRESETS, Settings, StyleConfig, _kind
+from brushwork.config import INIT_KEYWORDS, QUALITY_PRESETS, Settings, StyleConfig, _kind
 from brushwork.errors import SettingError
 from brushwork.feedforward.config import ApplyConfig
 from brushwork.nets.vgg import layer_names
@@ -28,8 +28,6 @@ KINDS: dict[str, tuple[type[Settings], frozenset[str]]] = {
                                         "max_pixels"})),
     "apply": (ApplyConfig, frozenset({"overwrite", "device", "batch_size", "max_pixels"})),
 }
-#: The starting images that a stylize job may name (any other ``init`` would be a path on the server).
-INIT_CHOICES = ("content", "noise", "style")
 #: Form fields that are not settings: what the job reads, and what it is.
 INPUT_FIELDS = ("content", "style", "style_masks", "content_mask", "style_example")
 OTHER_FIELDS = ("kind", "model", "quality")
@@ -62,7 +60,7 @@ def _field_schema(f: Field[Any], hint: Any) -> dict[str, Any]:
     else:
         schema["type"] = _JSON_TYPES[bare]
     if f.name == "init":
-        schema["enum"] = list(INIT_CHOICES)
+        schema["enum"] = list(INIT_KEYWORDS)
     default = f.default if f.default is not MISSING else None
     if default is not None:
         schema["default"] = ",".join(map(str, default)) if isinstance(default, tuple) else default
@@ -127,8 +125,9 @@ def settings_from_form(kind: str, form: dict[str, str]) -> Settings:
             problem = "is decided by the server" if name in cls_fields else f"not a setting of a {kind} job"
             raise SettingError.of(name, "", problem)
         values[name] = _parse(name, hints[name], text)
-    if values.get("init", "content") not in INIT_CHOICES:
-        raise SettingError.of("init", values["init"], f"must be one of {', '.join(INIT_CHOICES)}")
+    # The start images that a stylize job may name (any other ``init`` would be a path on the server).
+    if "init" in values and values["init"] not in INIT_KEYWORDS:
+        raise SettingError.of("init", values["init"], f"must be one of {', '.join(INIT_KEYWORDS)}")
     if cls is StyleConfig:
         return StyleConfig.for_quality(form.get("quality") or "normal", **values)
     return cls(**values)
