@@ -8,6 +8,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import sys
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
@@ -29,6 +30,8 @@ class _SharedToken(CancelToken):
 def serve(conn: Connection, settings: WorkerSettings, device: str | None, threads: int, stop: Any) -> None:
     """A worker process's life: tasks from ``conn`` until it closes, each result sent back."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Stopped by the driver (terminate): unwind, so that an output being written leaves no temporary file.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     worker = Worker(settings, device, threads, _SharedToken(stop))
     while True:
         try:

@@ -85,7 +85,7 @@ def _read_manifest(path: Path) -> list[tuple[Path, Path | None]]:
 
 def discover(inputs: PathLike, output: PathLike) -> list[tuple[Path, str, Path | None]]:
     """(image, its path relative to INPUTS, the style its manifest row names or None), sorted by the
-    relative path. A manifest's entries are relative to the folder that holds all of them."""
+    relative path. A manifest's images are taken relative to the deepest folder that holds them all."""
     inputs, output = Path(inputs), Path(output)
     if inputs.is_dir():
         inside = output.resolve().is_relative_to(inputs.resolve())
@@ -99,8 +99,8 @@ def discover(inputs: PathLike, output: PathLike) -> list[tuple[Path, str, Path |
     if inputs.suffix.lower() in INPUT_SUFFIXES:
         return [(inputs, inputs.name, None)]
     entries = _read_manifest(inputs)
-    root = Path(os.path.commonpath([os.path.abspath(inputs.parent)] +
-                                   [os.path.abspath(image.parent) for image, _ in entries]))
+    # The deepest folder that holds them all: a manifest of a folder's images gives a folder run's paths.
+    root = Path(os.path.commonpath([os.path.abspath(image.parent) for image, _ in entries]))
     found = [(image, Path(os.path.abspath(image)).relative_to(root).as_posix(), style) for image, style in entries]
     return sorted(found, key=lambda entry: entry[1])
 
