@@ -4,7 +4,9 @@ embedded (worker processes) and on a local Ray cluster, 1 and 2 workers, at 256 
 Each configuration paints the same subset of the photos (the first --count, sorted by name) with a
 style network drawn per photo from --networks networks, into a fresh folder. Reported per run: the
 whole call (start-up of the workers included), the steady rate between the first and the last image
-(what a long run sees), and the mean seconds a worker spent per image (read, network, write). Without
+(what a long run sees), and the mean seconds a worker spent per image (read, network, write); and,
+measured in this process on 8 photos, how a task's time splits between reading, resizing and writing
+a JPEG (which a GPU does not speed up) and the network. Without
 --models the networks are Johnson et al.'s architecture (width 32, 5 residual blocks) with random
 weights: the time does not depend on the weights. Writes bench/results/batch-<device>.json.
 

@@ -70,8 +70,8 @@ def stylize_batch(inputs: PathLike, output: PathLike, *, styles: StyleSource | N
     apply_config = apply_config or ApplyConfig()
     if styles is not None and models is not None:
         raise BrushworkError("give style images or networks, not both")
-    pool = [] if styles is None and models is None else style_pool(
-        models if models is not None else styles, networks=models is not None)  # type: ignore[arg-type]
+    pool = (style_pool(models, networks=True) if models is not None else
+            style_pool(styles, networks=False) if styles is not None else [])  # a manifest may name every style
     output = Path(output)
     tasks = make_plan(inputs, output, pool, config.seed)
     _check_styles(tasks, style_config)
