@@ -5,7 +5,7 @@ Each configuration paints the same subset of the photos (the first --count, sort
 style network drawn per photo from --networks networks, into a fresh folder. Reported per run: the
 whole call (start-up of the workers included), the steady rate between the first and the last image
 (what a long run sees), and the mean seconds a worker spent per image (read, network, write); and,
-measured in this process on 8 photos, how a task's time splits between reading, resizing and writing
+measured in this process on 6 photos, how a task's time splits between reading, resizing and writing
 a JPEG (which a GPU does not speed up) and the network. Without
 --models the networks are Johnson et al.'s architecture (width 32, 5 residual blocks) with random
 weights: the time does not depend on the weights. Writes bench/results/batch-<device>.json.
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import sys
 import tempfile
@@ -48,25 +49,29 @@ def random_networks(folder: Path, count: int) -> Path:
 
 def stages(photos: list[Path], model: Path, size: int, work: Path) -> dict[str, float]:
     """Median seconds per photo of the two halves of a worker's task, in this process: reading, resizing
-    and writing a JPEG (what a GPU does not speed up), and the network alone."""
+    and writing a JPEG (what a GPU does not speed up), and the network alone; wall and CPU time (the
+    CPU time does not grow when other programs share the cores)."""
     engine, _ = open_engine(model, ApplyConfig(size=size, device="cpu"))
-    io, net = [], []
+    times: dict[str, list[float]] = {"io": [], "io_cpu": [], "network": [], "network_cpu": []}
     for photo in photos:
-        began = time.perf_counter()
+        wall, cpu = time.perf_counter(), time.process_time()
         rgb = resize_long_side(load_image(photo, 10**8)[0], size)
         save_image(to_pil(rgb), work / "io.jpg")
-        io.append(time.perf_counter() - began)
-        began = time.perf_counter()
+        times["io"].append(time.perf_counter() - wall)
+        times["io_cpu"].append(time.process_time() - cpu)
+        wall, cpu = time.perf_counter(), time.process_time()
         run_padded(engine, rgb)
-        net.append(time.perf_counter() - began)
-    return {"size": size, "io_seconds": round(statistics.median(io), 4),
-            "network_seconds": round(statistics.median(net[1:]), 4), "threads": torch.get_num_threads()}
+        times["network"].append(time.perf_counter() - wall)
+        times["network_cpu"].append(time.process_time() - cpu)
+    return {"size": size, "threads": torch.get_num_threads(),
+            **{f"{name}_seconds": round(statistics.median(values[1:]), 4) for name, values in times.items()}}
 
 
 def run(photos: Path, models: Path, out: Path, size: int, workers: int, ray: str | None, device: str
         ) -> dict[str, object]:
     """One configuration, timed; returns its numbers."""
     stamps: list[float] = []
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
     began = time.perf_counter()
     summary = stylize_batch(photos, out, models=models, config=BatchConfig(workers=workers, ray=ray),
                             apply_config=ApplyConfig(size=size, device=device),
@@ -74,6 +79,8 @@ def run(photos: Path, models: Path, out: Path, size: int, workers: int, ray: str
     wall = time.perf_counter() - began
     if summary.failed:
         raise SystemExit(f"{len(summary.failed)} failed: {summary.failed[0]}")
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)  # the embedded workers, once they have ended
+    cpu = used.ru_utime + used.ru_stime - children.ru_utime - children.ru_stime
     per_image = [r["seconds"] for r in read_manifest(out) if r["status"] == "done"]
     steady = (len(stamps) - 1) / (stamps[-1] - stamps[0]) if len(stamps) > 1 else None
     return {"executor": "ray" if ray else "embedded", "size": size, "workers": workers, "images": summary.done,
@@ -81,6 +88,7 @@ def run(photos: Path, models: Path, out: Path, size: int, workers: int, ray: str
             "images_per_second": round(summary.done / wall, 3),
             "steady_images_per_second": round(steady, 3) if steady else None,
             "worker_seconds_per_image": round(statistics.mean(per_image), 4),
+            "worker_cpu_seconds_per_image": round(cpu / summary.done, 4) if not ray else None,
             "load_average_after": round(os.getloadavg()[0], 2)}  # the machine is shared: how busy it was
 
 
@@ -108,7 +116,7 @@ def main() -> None:
             # A local cluster with this machine's cores; the workers inherit this process's environment.
             ray.init(include_dashboard=False, object_store_memory=100_000_000, _node_ip_address="127.0.0.1",
                      log_to_driver=False, logging_level="ERROR")
-        split = [stages(chosen[:8], next(models.glob("*.safetensors")), size, work) for size in args.sizes]
+        split = [stages(chosen[:6], next(models.glob("*.safetensors")), size, work) for size in args.sizes]
         print(split, flush=True)
         results = []
         for executor in args.executors:

@@ -26,11 +26,16 @@ pytestmark = pytest.mark.cluster
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[None]:
-    """A private Ray cluster on 127.0.0.1 for this module's tests; its workers inherit PYTHONPATH."""
+    """A private Ray cluster on 127.0.0.1 for this module's tests; its workers inherit PYTHONPATH.
+
+    Ray gives its node 30 s to come up: on a machine whose cores are taken by other programs (nice 19
+    under a load of 12 here), its agents start slower than that and ray.init fails."""
     ray.init(num_cpus=2, object_store_memory=100_000_000, include_dashboard=False, _node_ip_address="127.0.0.1",
              log_to_driver=False, logging_level="ERROR")
-    yield
-    ray.shutdown()
+    try:
+        yield
+    finally:
+        ray.shutdown()
 
 
 def test_on_ray_each_image_is_done_once_by_its_planned_style_when_a_worker_is_killed(

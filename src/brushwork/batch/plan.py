@@ -108,9 +108,9 @@ def discover(inputs: PathLike, output: PathLike) -> list[tuple[Path, str, Path |
 def style_pool(source: PathLike | Sequence[PathLike], networks: bool) -> list[Path]:
     """The styles to draw from: a file, a folder (its images, or with ``networks`` its .safetensors and
     .onnx files, recursively, sorted) or a list of files. Errors name the option."""
-    option = ("--models" if networks else "--styles") if not isinstance(source, (str, os.PathLike)) or \
-        Path(source).is_dir() else ("--model" if networks else "--style")
-    paths = [Path(s) for s in source] if not isinstance(source, (str, os.PathLike)) else [Path(source)]
+    paths = [Path(source)] if isinstance(source, (str, os.PathLike)) else [Path(s) for s in source]
+    one_file = len(paths) == 1 and not paths[0].is_dir()
+    option = ("--model" if networks else "--style") if one_file else ("--models" if networks else "--styles")
     pool: list[Path] = []
     for path in paths:
         if path.is_dir():
