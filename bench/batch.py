@@ -5,7 +5,7 @@ Each configuration paints the same subset of the photos (the first --count, sort
 style network drawn per photo from --networks networks, into a fresh folder. Reported per run: the
 whole call (start-up of the workers included), the steady rate between the first and the last image
 (what a long run sees), and the mean seconds a worker spent per image (read, network, write); and,
-measured in this process on 6 photos, how a task's time splits between reading, resizing and writing
+measured in this process on 4 photos (one thread), how a task's time splits between reading, resizing and writing
 a JPEG (which a GPU does not speed up) and the network. Without
 --models the networks are Johnson et al.'s architecture (width 32, 5 residual blocks) with random
 weights: the time does not depend on the weights. Writes bench/results/batch-<device>.json.
@@ -48,9 +48,12 @@ def random_networks(folder: Path, count: int) -> Path:
 
 
 def stages(photos: list[Path], model: Path, size: int, work: Path) -> dict[str, float]:
-    """Median seconds per photo of the two halves of a worker's task, in this process: reading, resizing
-    and writing a JPEG (what a GPU does not speed up), and the network alone; wall and CPU time (the
-    CPU time does not grow when other programs share the cores)."""
+    """Median seconds per photo of the two halves of a worker's task, in this process on one thread:
+    reading, resizing and writing a JPEG (what a GPU does not speed up), and the network alone; wall
+    and CPU time (on one thread the CPU time does not grow when other programs share the cores, as
+    waiting threads spinning would make it with several)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
     engine, _ = open_engine(model, ApplyConfig(size=size, device="cpu"))
     times: dict[str, list[float]] = {"io": [], "io_cpu": [], "network": [], "network_cpu": []}
     for photo in photos:
@@ -63,7 +66,8 @@ def stages(photos: list[Path], model: Path, size: int, work: Path) -> dict[str, 
         run_padded(engine, rgb)
         times["network"].append(time.perf_counter() - wall)
         times["network_cpu"].append(time.process_time() - cpu)
-    return {"size": size, "threads": torch.get_num_threads(),
+    torch.set_num_threads(threads)
+    return {"size": size, "threads": 1,
             **{f"{name}_seconds": round(statistics.median(values[1:]), 4) for name, values in times.items()}}
 
 
@@ -92,6 +96,20 @@ def run(photos: Path, models: Path, out: Path, size: int, workers: int, ray: str
             "load_average_after": round(os.getloadavg()[0], 2)}  # the machine is shared: how busy it was
 
 
+def ray_against_embedded(results: list[dict[str, object]]) -> list[dict[str, object]]:
+    """For each Ray run with an embedded twin (same size and workers): the ratio of their steady rates."""
+    overhead = []
+    for ray_run in (r for r in results if r["executor"] == "ray"):
+        twin = next((r for r in results if r["executor"] == "embedded" and r["size"] == ray_run["size"]
+                     and r["workers"] == ray_run["workers"]), None)
+        if twin is not None and twin["steady_images_per_second"] and ray_run["steady_images_per_second"]:
+            overhead.append({"size": ray_run["size"], "workers": ray_run["workers"],
+                             "steady_rate_ray_over_embedded": round(ray_run["steady_images_per_second"]
+                                                                    / twin["steady_images_per_second"], 3),
+                             "wall_ray_minus_embedded_seconds": round(ray_run["wall_seconds"] - twin["wall_seconds"], 2)})
+    return overhead
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--photos", type=Path, default=SHARED / "photos")
@@ -104,6 +122,7 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--output", type=Path, default=None, help="the JSON to write")
     args = parser.parse_args()
+    info = machine(args.device)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         chosen = sorted(p for p in args.photos.iterdir() if p.suffix.lower() in (".jpg", ".png"))[:args.count]
@@ -116,39 +135,28 @@ def main() -> None:
             # A local cluster with this machine's cores; the workers inherit this process's environment.
             ray.init(include_dashboard=False, object_store_memory=100_000_000, _node_ip_address="127.0.0.1",
                      log_to_driver=False, logging_level="ERROR")
-        split = [stages(chosen[:6], next(models.glob("*.safetensors")), size, work) for size in args.sizes]
-        print(split, flush=True)
-        results = []
+            info["ray"] = version("ray")
+        report: dict[str, object] = {
+            "benchmark": "brushwork batch, fast path: photos per second with a style network drawn per photo",
+            "device": args.device, "machine": info,
+            "photos": f"the first {len(chosen)} of the {len(list(args.photos.iterdir()))} files in {args.photos.name}/ "
+                      "(BSDS500, 481x321 or 321x481), resized to --size on the long side",
+            "networks": str(args.models) if args.models else
+            f"{args.networks} networks of Johnson et al.'s architecture (width 32, 5 residual blocks) with random "
+            "weights: no trained .safetensors model was on this machine; the time does not depend on the weights",
+            "per_image_stages": [stages(chosen[:4], next(models.glob("*.safetensors")), size, work)
+                                 for size in args.sizes]}
+        results: list[dict[str, object]] = []
         for executor in args.executors:
             for size in args.sizes:
                 for workers in args.workers:
                     out = work / f"{executor}-{size}-{workers}"
-                    result = run(listing, models, out, size, workers, "auto" if executor == "ray" else None,
-                                 args.device)
-                    print(result, flush=True)
-                    results.append(result)
-    overhead = []
-    for ray_run in (r for r in results if r["executor"] == "ray"):
-        twin = next((r for r in results if r["executor"] == "embedded" and r["size"] == ray_run["size"]
-                     and r["workers"] == ray_run["workers"]), None)
-        if twin is not None and twin["steady_images_per_second"] and ray_run["steady_images_per_second"]:
-            overhead.append({"size": ray_run["size"], "workers": ray_run["workers"],
-                             "steady_rate_ray_over_embedded": round(ray_run["steady_images_per_second"]
-                                                                    / twin["steady_images_per_second"], 3),
-                             "wall_ray_minus_embedded_seconds": round(ray_run["wall_seconds"] - twin["wall_seconds"], 2)})
-    info = machine(args.device)
-    if "ray" in args.executors:
-        info["ray"] = version("ray")
-    report = {"benchmark": "brushwork batch, fast path: photos per second with a style network drawn per photo",
-              "device": args.device, "machine": info,
-              "photos": f"the first {len(chosen)} of the {len(list(args.photos.iterdir()))} files in {args.photos.name}/ "
-                        "(BSDS500, 481x321 or 321x481), resized to --size on the long side",
-              "networks": str(args.models) if args.models else
-              f"{args.networks} networks of Johnson et al.'s architecture (width 32, 5 residual blocks) with random "
-              "weights: no trained .safetensors model was on this machine; the time does not depend on the weights",
-              "per_image_stages": split, "results": results, "ray_against_embedded": overhead}
-    write_report("batch", report, args.device, args.output)
-
+                    results.append(run(listing, models, out, size, workers, "auto" if executor == "ray" else None,
+                                       args.device))
+                    # Written after every run, so that a run cut short keeps what it measured.
+                    write_report("batch", {**report, "results": results,
+                                           "ray_against_embedded": ray_against_embedded(results)},
+                                 args.device, args.output)
 
 if __name__ == "__main__":
     main()
