@@ -26,6 +26,7 @@ bench: $(BIN)/brushwork
 	$(BIN)/python bench/compare.py
 	$(BIN)/python bench/memory.py
 	$(BIN)/python bench/feedforward_speed.py
+	$(BIN)/python bench/batch.py
 
 clean:
 	rm -rf $(VENV) demo.png
