@@ -13,7 +13,7 @@ from typing import Protocol
 
 from brushwork.batch.manifest import Manifest
 from brushwork.batch.plan import Task
-from brushwork.batch.worker import CANCELLED, DONE, TaskResult
+from brushwork.batch.worker import CANCELLED, DONE, FAILED, TaskResult
 from brushwork.progress import Callback, CancelToken, Clock, ProgressEvent
 
 #: Seconds that work in flight gets to end after Ctrl-C (an optimisation stops within one iteration)
@@ -119,7 +119,7 @@ def schedule(todo: Sequence[Task], pool: Pool, manifest: Manifest, summary: Summ
                     queue.appendleft(replace(task, attempt=deaths[task.output]))
                 else:
                     error = f"{task.input}: its worker died {deaths[task.output]} times ({outcome.reason}); not retried"
-                    record(TaskResult(task, "failed", 0.0, "-", error), deaths[task.output])
+                    record(TaskResult(task, FAILED, 0.0, "-", error), deaths[task.output])
             elif outcome.status == CANCELLED:
                 summary.pending += 1
             else:
