@@ -26,6 +26,7 @@ bench: $(BIN)/brushwork
 	$(BIN)/python bench/compare.py
 	$(BIN)/python bench/memory.py
 	$(BIN)/python bench/feedforward_speed.py
+	$(BIN)/python bench/batch.py
 
 ## serve: the web page and HTTP API on http://127.0.0.1:8000/ (jobs kept in brushwork's per-user data folder)
 .PHONY: serve

@@ -20,6 +20,7 @@ _HOMES = {
     "stylize_audio": "brushwork.audio.api", "synthesize_texture": "brushwork.audio.api",
     "AudioConfig": "brushwork.audio.config",
     "Sound": "brushwork.audio.io", "read_audio": "brushwork.audio.io", "save_audio": "brushwork.audio.io",
+    "stylize_batch": "brushwork.batch.api", "BatchConfig": "brushwork.batch.config",
     "StyleConfig": "brushwork.config",
     "BrushworkError": "brushwork.errors", "SettingError": "brushwork.errors",
     "apply_style_network": "brushwork.feedforward.apply",
@@ -37,6 +38,8 @@ if TYPE_CHECKING:
     from brushwork.audio.api import stylize_audio, synthesize_texture
     from brushwork.audio.config import AudioConfig
     from brushwork.audio.io import Sound, read_audio, save_audio
+    from brushwork.batch.api import stylize_batch
+    from brushwork.batch.config import BatchConfig
     from brushwork.config import StyleConfig
     from brushwork.errors import BrushworkError, SettingError
     from brushwork.feedforward.apply import apply_style_network

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from importlib.metadata import version
 
 from brushwork.cli.audio import add_audio
+from brushwork.cli.batch import add_batch
 from brushwork.cli.feedforward import add_feedforward
 from brushwork.cli.options import Parser
 from brushwork.cli.runner import run_command
@@ -31,6 +32,7 @@ def build_parser() -> Parser:
     add_weights(commands)
     add_feedforward(commands)
     add_serve(commands)
+    add_batch(commands)
     return parser
 
 

@@ -85,6 +85,11 @@ def apply_style_network(model: Path | str | StyleNetwork, image: ImageSource, co
     ApplyConfig()), e.g. ``strength=0.7``. Returns RGB (RGBA if the image had transparency)."""
     config = replace(config or ApplyConfig(), **options)
     engine, _ = open_engine(model, config)
+    return stylize_with(engine, image, config)
+
+
+def stylize_with(engine: Engine, image: ImageSource, config: ApplyConfig) -> Image.Image:
+    """Stylise one image with an open ``engine`` (see :func:`apply_style_network`); errors name the file."""
     rgb, alpha = load_image(image, config.max_pixels)
     if config.size is not None:
         rgb = resize_long_side(rgb, config.size)
@@ -96,7 +101,7 @@ def plan_outputs(inputs: Sequence[Path], output: Path) -> list[tuple[Path, Path]
     otherwise ``output`` is a folder that gets each file under its own name (the files of an input
     folder, recursively, under their paths relative to it). Suffixes we cannot write become .png."""
     def target(name: Path) -> Path:
-        return output / (name if name.suffix.lower() in OUTPUT_FORMATS else name.with_suffix(".png"))
+        return output / output_name(name)
 
     if len(inputs) == 1 and inputs[0].is_file() and output.suffix.lower() in OUTPUT_FORMATS:
         return [(inputs[0], output)]
@@ -111,12 +116,22 @@ def plan_outputs(inputs: Sequence[Path], output: Path) -> list[tuple[Path, Path]
             pairs.append((source, target(Path(source.name))))
         else:
             raise BrushworkError(f"{source}: file not found")
+    check_unique_outputs(pairs)
+    return pairs
+
+
+def output_name(name: Path) -> Path:
+    """The output of an input named ``name``: the same name, or .png where we cannot write its format."""
+    return name if name.suffix.lower() in OUTPUT_FORMATS else name.with_suffix(".png")
+
+
+def check_unique_outputs(pairs: Iterable[tuple[Path, Path]]) -> None:
+    """Raise a one-line error if two (input, output) pairs share an output (a.bmp and a.png -> a.png)."""
     seen: dict[Path, Path] = {}
     for source, dest in pairs:
         if dest in seen:
             raise BrushworkError(f"{source}: its output {dest} would overwrite that of {seen[dest]}")
         seen[dest] = source
-    return pairs
 
 
 def _batches(pairs: Sequence[tuple[Path, Path]], config: ApplyConfig, failed: list[str]
