@@ -16,6 +16,7 @@ from brushwork.cli.feedforward import add_feedforward
 from brushwork.cli.options import Parser
 from brushwork.cli.runner import run_command
 from brushwork.cli.stylize import add_stylize
+from brushwork.cli.video import add_video
 from brushwork.cli.weights import add_weights
 
 
@@ -29,6 +30,7 @@ def build_parser() -> Parser:
     add_audio(commands)
     add_weights(commands)
     add_feedforward(commands)
+    add_video(commands)
     return parser
 
 
