@@ -22,7 +22,7 @@ from brushwork.outputs import Input, check_output_file, check_series
 from brushwork.progress import Callback, Cancelled, CancelToken, Clock, ProgressEvent, check_cancel
 from brushwork.video.config import VideoConfig
 from brushwork.video.engines import MODEL_SUFFIXES, FeedForwardEngine, FrameEngine, OptimisationEngine
-from brushwork.video.io import VIDEO_SUFFIXES, VideoInfo, probe, read_frames, segment_frames, write_mp4
+from brushwork.video.io import VIDEO_SUFFIXES, Frame, VideoInfo, probe, read_frames, segment_frames, write_mp4
 from brushwork.video.temporal import FlowTracker, to_tensor, to_uint8
 from brushwork.video.work import WorkFolder, frame_name
 
@@ -45,7 +45,7 @@ def _identity(path: Path) -> dict[str, Any]:
     return {"path": str(path.resolve()), "bytes": stat.st_size, "mtime_ns": stat.st_mtime_ns}
 
 
-def _frame_shape(info: VideoInfo, size: int | None) -> tuple[int, int]:
+def frame_shape(info: VideoInfo, size: int | None) -> tuple[int, int]:
     """(height, width) of the frames to stylise: the video's own, or scaled to a long side of ``size``."""
     return (info.height, info.width) if size is None else long_side_shape(info.height, info.width, size)
 
@@ -97,7 +97,7 @@ def stylize_video(video: PathLike, style: PathLike, output: PathLike, config: Vi
     info = probe(video)
     if not style.is_file():
         raise BrushworkError(f"{style}: file not found" if not style.exists() else f"{style}: is not a file")
-    shape = _frame_shape(info, config.size)
+    shape = frame_shape(info, config.size)
     total = segment_frames(info, config.start, config.duration)
     if total == 0:
         raise SettingError.of("start", config.start, f"the video {video} is only {info.seconds:.2f} s long")
@@ -135,7 +135,7 @@ def _stylize_frames(info: VideoInfo, shape: tuple[int, int], total: int, config:
     timestamps: list[int] = []
     previous_input: np.ndarray | None = None
     previous_output: np.ndarray | None = None
-    for frame in _frames(info, config, shape):
+    for frame in input_frames(info, config):
         timestamps.append(frame.pts)
         rgb = frame.rgb
         if frame.index < done:
@@ -161,7 +161,8 @@ def _stylize_frames(info: VideoInfo, shape: tuple[int, int], total: int, config:
     return timestamps
 
 
-def _frames(info: VideoInfo, config: VideoConfig, shape: tuple[int, int]) -> Iterator[Any]:
-    """The segment's frames at ``shape``."""
+def input_frames(info: VideoInfo, config: VideoConfig) -> Iterator[Frame]:
+    """The frames of ``config``'s segment at the size they are stylised at (``config.size``)."""
+    shape = frame_shape(info, config.size)
     for frame in read_frames(info, config.start, config.duration):
         yield replace(frame, rgb=_resized(frame.rgb, shape))
