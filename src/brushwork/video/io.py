@@ -168,7 +168,8 @@ def write_mp4(path: Path, frames: Iterable[np.ndarray], timestamps: list[int], s
         if comment:
             out.metadata["comment"] = comment
         video = out.add_stream("libx264", rate=info.rate)
-        video.time_base = info.time_base
+        # The input's time base for the encoder too, so that no timestamp is rounded (variable frame rates)
+        video.time_base = video.codec_context.time_base = info.time_base
         video.height, video.width = shape
         video.pix_fmt = "yuv420p"
         video.options = {"crf": str(crf), "threads": ENCODER_THREADS}
