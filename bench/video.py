@@ -18,6 +18,7 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -71,8 +72,9 @@ def run(video: Path, style: Path, config: VideoConfig, folder: Path) -> tuple[li
 
 
 def measure(name: str, video: Path, style: Path, configs: dict[str, VideoConfig], style_image: torch.Tensor,
-            every: int, work: Path) -> dict[str, object]:
-    """Every config of one path on the same segment: warping errors, losses, timing."""
+            every: int, work: Path, results: dict[str, object], save: Callable[[], object]) -> None:
+    """Every config of one path on the same segment into ``results``: warping errors, losses, timing;
+    ``save`` after each (a loaded machine may not finish them all)."""
     base = next(iter(configs.values()))
     inputs = [frame.rgb for frame in input_frames(probe(video), base)]
     floor = warping_error(inputs)
@@ -81,8 +83,8 @@ def measure(name: str, video: Path, style: Path, configs: dict[str, VideoConfig]
         Image.fromarray(rgb).save(work / f"{name}-input" / frame_name(k))
     print(f"{name}: {len(inputs)} frames of {inputs[0].shape[1]}x{inputs[0].shape[0]}, input warping error {floor:.5f}",
           file=sys.stderr)
-    results: dict[str, object] = {"frames": len(inputs), "width": inputs[0].shape[1], "height": inputs[0].shape[0],
-                                  "warping_error_input": round(floor, 6), "runs": {}}
+    results.update({"frames": len(inputs), "width": inputs[0].shape[1], "height": inputs[0].shape[0],
+                    "warping_error_input": round(floor, 6), "runs": {}})
     for label, config in configs.items():
         outputs, timing = run(video, style, config, work / f"{name}-{label}")
         error = warping_error(inputs, outputs)
@@ -91,7 +93,7 @@ def measure(name: str, video: Path, style: Path, configs: dict[str, VideoConfig]
         results["runs"][label] = entry  # type: ignore[index]
         print(f"  {label}: warping error {error:.5f}, {entry}", file=sys.stderr)
         Image.fromarray(np.concatenate(outputs[: 4 * every: every], 1)).save(work / f"{name}-{label}.png")
-    return results
+        save()
 
 
 def main() -> None:
@@ -118,6 +120,10 @@ def main() -> None:
                      "frames (StyleConfig defaults, float32); speed", "machine": machine("cpu"),
         "load_average_at_start": os.getloadavg(), "video": args.video.name, "model": args.model.name,
         "style": args.style.name}
+
+    def save() -> None:
+        write_report("video", {**report, "load_average_now": os.getloadavg()}, path=args.output)
+
     with tempfile.TemporaryDirectory() as tmp:
         work = args.keep or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
@@ -125,8 +131,8 @@ def main() -> None:
             configs = {"per_frame": VideoConfig(size=args.size, duration=args.seconds, independent=True)}
             configs.update({f"blend_{b}": VideoConfig(size=args.size, duration=args.seconds, blend=float(b))
                             for b in args.blends.split(",")})
-            report["fast"] = {"segment_seconds": [0, args.seconds], "default_blend": VideoConfig.blend,
-                              **measure("fast", args.video, args.model, configs, style_image, 5, work)}
+            report["fast"] = {"segment_seconds": [0, args.seconds], "default_blend": VideoConfig.blend}
+            measure("fast", args.video, args.model, configs, style_image, 5, work, report["fast"], save)
         if args.skip != "optimisation":
             seconds = args.optim_frames / float(probe(args.video).rate)
             common = {"size": args.optim_size, "duration": seconds, "iterations": args.optim_iterations}
@@ -134,10 +140,9 @@ def main() -> None:
             configs.update({f"temporal_{w}": VideoConfig(**common, later_iterations=args.optim_later,
                                                          temporal_weight=float(w))
                             for w in args.temporal_weights.split(",")})
-            report["optimisation"] = {"segment_seconds": [0, round(seconds, 3)],
-                                      **measure("optimisation", args.video, args.style, configs, style_image, 1, work)}
-        report["load_average_at_end"] = os.getloadavg()
-    write_report("video", report, path=args.output)
+            report["optimisation"] = {"segment_seconds": [0, round(seconds, 3)]}
+            measure("optimisation", args.video, args.style, configs, style_image, 1, work, report["optimisation"],
+                    save)
 
 
 if __name__ == "__main__":
