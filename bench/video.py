@@ -30,7 +30,7 @@ from brushwork.config import StyleConfig
 from brushwork.image import load_image, resize_long_side
 from brushwork.nets.weights import load_backbone
 from brushwork.progress import ProgressEvent
-from brushwork.transfer import Objective
+from brushwork.losses import ContentLoss, StyleLoss, gram_matrix
 from brushwork.video.api import input_frames, stylize_video
 from brushwork.video.config import VideoConfig
 from brushwork.video.io import probe
@@ -41,18 +41,35 @@ from brushwork.video.work import frame_name
 VIDEO = ROOT.parent / "shared" / "videos" / "bigbuckbunny.mp4"
 
 
-def losses(outputs: list[np.ndarray], inputs: list[np.ndarray], style: torch.Tensor, every: int) -> dict[str, float]:
-    """Mean content and style loss (StyleConfig defaults) of every ``every``-th output frame."""
-    config = StyleConfig(size=max(inputs[0].shape[:2]), precision="float32")
-    backbone = load_backbone(config.weights, pooling=config.pooling)
-    scaled = resize_long_side(style, config.size)
-    terms: dict[str, list[float]] = {"content": [], "style": []}
-    with torch.no_grad():
-        for output, content in list(zip(outputs, inputs))[::every]:
-            values = Objective(backbone, to_tensor(content), [scaled], config)(to_tensor(output))
-            for name in terms:
-                terms[name].append(float(values[name]))
-    return {name: round(float(np.mean(v)), 5) for name, v in terms.items()}
+class Losses:
+    """Content and style loss of output frames (StyleConfig defaults, float32): the style's Gram
+    matrices and each input frame's content features computed once, for every run."""
+
+    def __init__(self, style: torch.Tensor, long_side: int) -> None:
+        self.config = StyleConfig(size=long_side, precision="float32")
+        self.backbone = load_backbone(self.config.weights, pooling=self.config.pooling)
+        with torch.no_grad():
+            features = self.backbone.features(resize_long_side(style, long_side), self.config.style_layers)
+        self.style = [StyleLoss(gram_matrix(features[layer]), self.config.style_weight * weight)
+                      for layer, weight in self.config.layer_weights().items()]
+        self.content: dict[int, list[ContentLoss]] = {}
+
+    @torch.no_grad()
+    def __call__(self, outputs: list[np.ndarray], inputs: list[np.ndarray], every: int) -> dict[str, float]:
+        """Mean content and style loss of every ``every``-th output frame."""
+        layers = [*self.config.content_layers, *self.config.style_layers]
+        terms: dict[str, list[float]] = {"content": [], "style": []}
+        for t in range(0, len(outputs), every):
+            if t not in self.content:
+                target = self.backbone.features(to_tensor(inputs[t]), self.config.content_layers)
+                self.content[t] = [ContentLoss(target[layer], self.config.content_weight / len(target))
+                                   for layer in self.config.content_layers]
+            features = self.backbone.features(to_tensor(outputs[t]), layers)
+            terms["content"].append(sum(float(loss(features[layer]))
+                                        for layer, loss in zip(self.config.content_layers, self.content[t])))
+            terms["style"].append(sum(float(loss(features[layer]))
+                                      for layer, loss in zip(self.config.style_layers, self.style)))
+        return {name: round(float(np.mean(v)), 5) for name, v in terms.items()}
 
 
 def run(video: Path, style: Path, config: VideoConfig, folder: Path) -> tuple[list[np.ndarray], dict[str, float]]:
@@ -85,11 +102,13 @@ def measure(name: str, video: Path, style: Path, configs: dict[str, VideoConfig]
           file=sys.stderr)
     results.update({"frames": len(inputs), "width": inputs[0].shape[1], "height": inputs[0].shape[0],
                     "warping_error_input": round(floor, 6), "runs": {}})
+    score = Losses(style_image, max(inputs[0].shape[:2]))
     for label, config in configs.items():
         outputs, timing = run(video, style, config, work / f"{name}-{label}")
         error = warping_error(inputs, outputs)
         entry = {"settings": {k: v for k, v in config.to_dict().items() if k not in ("settings", "version")},
-                 "warping_error": round(error, 6), **losses(outputs, inputs, style_image, every), **timing}
+                 "warping_error": round(error, 6), **score(outputs, inputs, every),
+                 **timing}
         results["runs"][label] = entry  # type: ignore[index]
         print(f"  {label}: warping error {error:.5f}, {entry}", file=sys.stderr)
         Image.fromarray(np.concatenate(outputs[: 4 * every: every], 1)).save(work / f"{name}-{label}.png")
@@ -132,7 +151,7 @@ def main() -> None:
             configs.update({f"blend_{b}": VideoConfig(size=args.size, duration=args.seconds, blend=float(b))
                             for b in args.blends.split(",")})
             report["fast"] = {"segment_seconds": [0, args.seconds], "default_blend": VideoConfig.blend}
-            measure("fast", args.video, args.model, configs, style_image, 5, work, report["fast"], save)
+            measure("fast", args.video, args.model, configs, style_image, 10, work, report["fast"], save)
         if args.skip != "optimisation":
             seconds = args.optim_frames / float(probe(args.video).rate)
             common = {"size": args.optim_size, "duration": seconds, "iterations": args.optim_iterations}
