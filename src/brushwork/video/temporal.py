@@ -27,7 +27,7 @@ class Warped:
 
 def to_tensor(rgb: np.ndarray) -> torch.Tensor:
     """uint8 [H,W,3] -> float32 [1,3,H,W] in [0,1]."""
-    return torch.from_numpy(rgb).permute(2, 0, 1)[None].float().div(255)
+    return torch.tensor(rgb).permute(2, 0, 1)[None].float().div(255)  # a copy: frames may be read-only
 
 
 def to_uint8(image: torch.Tensor) -> np.ndarray:
