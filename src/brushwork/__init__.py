@@ -30,6 +30,8 @@ _HOMES = {
     "SOURCES": "brushwork.nets.weights", "load_backbone": "brushwork.nets.weights",
     "CancelToken": "brushwork.progress", "Cancelled": "brushwork.progress", "ProgressEvent": "brushwork.progress",
     "settings_from": "brushwork.recording",
+    "stylize_video": "brushwork.video.api", "VideoConfig": "brushwork.video.config",
+    "warping_error": "brushwork.video.metric",
 }
 __all__ = sorted(_HOMES)
 
@@ -49,6 +51,9 @@ if TYPE_CHECKING:
     from brushwork.nets.weights import SOURCES, load_backbone
     from brushwork.progress import Cancelled, CancelToken, ProgressEvent
     from brushwork.recording import settings_from
+    from brushwork.video.api import stylize_video
+    from brushwork.video.config import VideoConfig
+    from brushwork.video.metric import warping_error
 
 
 def __getattr__(name: str) -> Any:

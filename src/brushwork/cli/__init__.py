@@ -18,6 +18,7 @@ from brushwork.cli.options import Parser
 from brushwork.cli.runner import run_command
 from brushwork.cli.serve import add_serve
 from brushwork.cli.stylize import add_stylize
+from brushwork.cli.video import add_video
 from brushwork.cli.weights import add_weights
 
 
@@ -33,6 +34,7 @@ def build_parser() -> Parser:
     add_feedforward(commands)
     add_serve(commands)
     add_batch(commands)
+    add_video(commands)
     return parser
 
 

@@ -91,7 +91,7 @@ def config_from(args: argparse.Namespace, config: type[S], base: S | None = None
     return replace(base if base is not None else config(), **given(args, config))
 
 
-def add_output(parser: argparse.ArgumentParser, what: str, required: bool = True) -> None:
-    """The ``-o`` and ``-q`` that every command has."""
-    parser.add_argument("-o", "--output", type=Path, required=required, help=what)
+def add_output(parser: argparse.ArgumentParser, what: str, required: bool = True, kind: type = Path) -> None:
+    """The ``-o`` and ``-q`` that every command has (``kind`` str keeps a trailing slash, which says "folder")."""
+    parser.add_argument("-o", "--output", type=kind, required=required, help=what)
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar or notes")
