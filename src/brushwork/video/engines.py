@@ -20,7 +20,7 @@ from brushwork.image import resize_long_side
 from brushwork.nets.vgg import Backbone
 from brushwork.optim import optimise
 from brushwork.progress import CancelToken
-from brushwork.transfer import Objective
+from brushwork.transfer import Objective, initial_image
 from brushwork.video.config import VideoConfig
 from brushwork.video.temporal import TemporalObjective, Warped, blend, warm_start
 
@@ -57,10 +57,12 @@ class OptimisationEngine:
         config = self.config.style_config(self.long_side, int(self.cost(warped is not None)))
         frame = frame.to(self.device)
         objective: torch.nn.Module = Objective(self.backbone, frame, [self.style], config)
-        start = frame
+        # The frame in the painting's palette (the stylize default's start), under the previous output
+        # carried along the flow where that is reliable.
+        start = initial_image(frame, [self.style], config.init, config.seed)
         if warped is not None:
             warped = Warped(warped.image.to(self.device), warped.mask.to(self.device))
-            start = warm_start(frame, warped)
+            start = warm_start(start, warped)
             objective = TemporalObjective(objective, warped, self.config.temporal_weight)
         image = optimise(objective, start, config, tolerance=config.tolerance, cancel=cancel, task="video")
         with torch.no_grad():

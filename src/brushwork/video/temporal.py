@@ -75,8 +75,8 @@ class TemporalObjective(nn.Module):
 
 def warm_start(frame: torch.Tensor, warped: Warped) -> torch.Tensor:
     """The start of a later frame's optimisation (Ruder et al. 2016): the previous output warped,
-    where the flow is reliable, and the frame itself where it is not (a disoccluded region's warped
-    pixels are smeared from elsewhere)."""
+    where the flow is reliable, and ``frame`` (the frame's own start image) where it is not (a
+    disoccluded region's warped pixels are smeared from elsewhere)."""
     return warped.mask * warped.image + (1 - warped.mask) * frame
 
 
