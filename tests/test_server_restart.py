@@ -50,12 +50,13 @@ def test_sigkill_while_running_then_restart_finishes_every_job(tmp_path: Path, t
 
 def test_a_killed_worker_is_replaced_and_its_job_requeued(tmp_path: Path, tiny_weights: Path) -> None:  # noqa: F811
     with client_for(tmp_path, tiny_weights) as client:
-        job = client.post("/v1/jobs", files=job_files(), data={"size": "32", "iterations": "40"}).json()
+        job = client.post("/v1/jobs", files=job_files(),
+                          data={"size": "32", "iterations": "1500", "tolerance": "0"}).json()
         wait_for(client, job["id"], ("running",), step=2)
         worker = client.app.state.workers[0]
         worker.kill()  # SIGKILL: no chance to requeue its own job
         worker.join()
         done = wait_for(client, job["id"], timeout=240)
-        assert done["state"] == "done" and done["progress"]["step"] == 40
+        assert done["state"] == "done" and done["progress"]["step"] == 1500
         assert client.app.state.workers[0].pid != worker.pid
         assert client.get("/v1/health").json()["status"] == "ok"
