@@ -68,7 +68,7 @@ def test_paint_watch_download_and_history(site: str, browser: object, tmp_path: 
     _set_range(page, "#size", 64)
     page.select_option("#preserve_colors", "luminance")
     page.click(".more summary")
-    page.fill("#iterations", "4")
+    page.fill("#iterations", "400")  # long enough to be seen running on a quiet machine
     page.click("#paint")
     page.wait_for_selector("#job:not([hidden])")
     page.wait_for_function("document.getElementById('progress').value > 0", timeout=300_000)
