@@ -107,8 +107,9 @@ class StyleConfig(Settings):
         "least 50: each costs four times as much)")
     optimizer: Literal["lbfgs", "adam"] = _opt("lbfgs", "optimiser on the pixels", choices=("lbfgs", "adam"))
     learning_rate: float = _opt(0.02, "Adam step size, in pixel units of the [0,1] range (L-BFGS takes 1)")
-    # The photo in the painting's colours: the optimisation need not find the palette, and scored better
-    # on both independent axes than the photo itself (README, "Choosing the defaults").
+    # The photo in the painting's colours: the optimisation need not find the palette. Against the photo
+    # start it scored better on content in all four reference pairs and on style on average (README,
+    # "Independent quality score").
     init: str = _opt("palette", "starting image: palette (the content in the style's colours), content, noise, "
                      "style, or an image file (e.g. an earlier output)")
     seed: int = _opt(0, "random seed for the noise start; equal seeds give equal results on one machine")

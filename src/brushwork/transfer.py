@@ -120,9 +120,8 @@ def noise_image(content: torch.Tensor, seed: int) -> torch.Tensor:
     [1,3,H,W], clamped to [0,1].
 
     Faint noise, as in the classic Torch implementation (which starts from 0.001·N(0,1) around the mean
-    pixel): the content loss then draws the subject out of an almost flat image. Full-range noise, the
-    earlier start, is a texture of its own that the style loss keeps and the content loss cannot undo:
-    the town dissolved into strokes (issue 15).
+    pixel), rather than full-range noise, a texture of its own that the style loss keeps. With the default
+    weights the subject still dissolves from either start (README, "Optimiser"; issue 15).
     """
     generator = torch.Generator().manual_seed(seed)
     noise = torch.randn(content.shape, generator=generator).to(content.device)
