@@ -20,7 +20,7 @@ demo: $(BIN)/brushwork
 test: $(BIN)/brushwork /usr/bin/chromium
 	$(BIN)/python -m pytest
 
-## bench: brushwork against the textbook loop at 256, 512 and 1024 px, peak memory, and the speed of a
+## bench: brushwork against the textbook loop at 512 px (independent scores), peak memory, and the speed of a
 ## feed-forward network (PyTorch and onnxruntime) -> bench/results/
 bench: $(BIN)/brushwork
 	$(BIN)/python bench/compare.py

