@@ -89,3 +89,12 @@ def test_quality_presets_fill_in_what_is_not_given() -> None:
     assert StyleConfig.for_quality("high").iterations > StyleConfig().iterations
     with pytest.raises(BrushworkError, match="^quality best: must be one of draft, normal, high"):
         StyleConfig.for_quality("best")
+
+
+def test_layout_term_is_on_by_default_only_from_noise() -> None:
+    assert StyleConfig(init="noise").effective_layout_weight() == 1.0
+    assert StyleConfig().effective_layout_weight() == 0.0
+    assert StyleConfig(init="content", layout_weight=2.5).effective_layout_weight() == 2.5
+    assert StyleConfig(init="noise", layout_weight=0.0).effective_layout_weight() == 0.0
+    with pytest.raises(SettingError, match="layout_weight -1"):
+        StyleConfig(layout_weight=-1.0)

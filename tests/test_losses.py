@@ -7,6 +7,7 @@ import torch
 
 from brushwork.losses import (
     ContentLoss,
+    LayoutLoss,
     StyleLoss,
     TVLoss,
     content_loss,
@@ -104,3 +105,26 @@ def test_weights_scale_each_term() -> None:
     assert StyleLoss(gram_matrix(t), 0.5)(x).item() == pytest.approx(0.5 * StyleLoss(gram_matrix(t))(x).item())
     assert TVLoss(4.0)(x).item() == pytest.approx(4 * total_variation(x).item())
     assert StyleLoss(gram_matrix(t))(t).item() == 0.0
+
+
+def test_layout_loss_sees_light_and_dark_but_not_brush_strokes() -> None:
+    """A one-pixel checkerboard of +-0.1 (texture) barely moves the layout term; a darker half does."""
+    torch.manual_seed(0)
+    y = torch.linspace(0.2, 0.8, 64).view(1, 1, 1, 64).expand(1, 3, 48, 64).contiguous()
+    loss = LayoutLoss(y, factor=8)
+    assert loss(y).item() == pytest.approx(0, abs=1e-9)
+    checker = (torch.arange(48).view(-1, 1) + torch.arange(64)).remainder(2).float() * 0.2 - 0.1
+    textured = (y + checker).clamp(0, 1)
+    darker = y.clone()
+    darker[..., :24, :] *= 0.5
+    assert loss(textured).item() < 0.01
+    assert loss(darker).item() > 0.1
+
+
+def test_layout_loss_is_relative_to_the_targets_contrast() -> None:
+    """Scaling the contrast of target and image alike leaves the loss unchanged."""
+    torch.manual_seed(1)
+    target, image = torch.rand(1, 3, 64, 64), torch.rand(1, 3, 64, 64)
+    low = LayoutLoss(0.5 + 0.1 * (target - 0.5))(0.5 + 0.1 * (image - 0.5)).item()
+    high = LayoutLoss(0.5 + 0.4 * (target - 0.5))(0.5 + 0.4 * (image - 0.5)).item()
+    assert low == pytest.approx(high, rel=1e-3)

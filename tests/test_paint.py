@@ -125,7 +125,7 @@ def test_histogram_mode_gives_the_style_the_content_colours(tiny_backbone: Backb
 
 def test_init_image_is_the_start(tiny_backbone: Backbone) -> None:
     start = torch.full((1, 3, 24, 32), 0.25)
-    config = StyleConfig(size=64, iterations=2, content_weight=0.0, style_weight=0.0, tv_weight=0.0)
+    config = StyleConfig(size=64, iterations=2, content_weight=0.0, style_weight=0.0, tv_weight=0.0, layout_weight=0.0)
     assert torch.allclose(paint(tiny_backbone, CONTENT, [RED], config, init=start), torch.full((1, 3, 48, 64), 0.25))
 
 

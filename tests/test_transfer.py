@@ -32,10 +32,18 @@ def _run(backbone: Backbone, **options) -> tuple[torch.Tensor, list[ProgressEven
 
 def test_objective_reports_each_term_by_name(tiny_backbone: Backbone) -> None:
     content, style = _images()
-    terms = Objective(tiny_backbone, content, [style], StyleConfig())(content)
-    assert set(terms) == {"content", "style", "tv", "total"}
-    assert terms["content"].item() == 0.0 and terms["style"].item() > 0
-    assert terms["total"].item() == pytest.approx(sum(terms[k].item() for k in ("content", "style", "tv")))
+    terms = Objective(tiny_backbone, content, [style], StyleConfig(layout_weight=1.0))(content)
+    assert set(terms) == {"content", "style", "layout", "tv", "total"}
+    assert terms["content"].item() == 0.0 and terms["style"].item() > 0 and terms["layout"].item() > 0
+    assert terms["total"].item() == pytest.approx(sum(terms[k].item() for k in ("content", "style", "layout", "tv")))
+
+
+def test_layout_term_holds_the_photo_in_the_paintings_palette(tiny_backbone: Backbone) -> None:
+    """Zero at the palette start (the photo recoloured to the painting), positive at the photo itself."""
+    content, style = _images()
+    objective = Objective(tiny_backbone, content, [style], StyleConfig(layout_weight=1.0))
+    assert objective(initial_image(content, [style], "palette", 0))["layout"].item() == pytest.approx(0, abs=1e-6)
+    assert objective(content)["layout"].item() > 0.01
 
 
 @pytest.mark.parametrize("optimizer", ["lbfgs", "adam"])
@@ -99,7 +107,7 @@ def test_same_seed_same_result_other_seed_other_result(tiny_backbone: Backbone) 
 
 def test_zero_style_weight_keeps_the_content(tiny_backbone: Backbone) -> None:
     content, _ = _images()
-    result, _ = _run(tiny_backbone, style_weight=0.0, tv_weight=0.0, iterations=3)
+    result, _ = _run(tiny_backbone, style_weight=0.0, tv_weight=0.0, layout_weight=0.0, iterations=3)
     assert torch.allclose(result, content)
 
 

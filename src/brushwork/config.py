@@ -42,6 +42,10 @@ SPIKE, SPIKE_STEPS = 0.1, 5
 INIT_KEYWORDS = ("palette", "content", "noise", "style")
 #: The standard deviation of the noise start around the content's mean colour (transfer.noise_image).
 NOISE_STD = 0.02
+#: The layout term compares light and dark at 1/LAYOUT_FACTOR of the output's size (losses.LayoutLoss).
+LAYOUT_FACTOR = 8
+#: The layout weight of a noise start (StyleConfig.effective_layout_weight).
+NOISE_LAYOUT_WEIGHT = 1.0
 #: How stylize and apply keep the content's colours (Gatys, Bethge, Hertzmann, Shechtman 2016).
 PRESERVE_COLORS = ("none", "luminance", "histogram")
 #: The arithmetic of the networks (hardware.compute_dtype decides what auto means).
@@ -116,6 +120,13 @@ class StyleConfig(Settings):
     content_weight: float = _opt(1.0, "alpha: weight of the content loss")
     style_weight: float = _opt(30.0, "beta: weight of the style loss")
     tv_weight: float = _opt(5.0, "gamma: weight of the total-variation (smoothness) loss")
+    # The VGG content layer holds edges, not the light and dark of flat regions: without this term the
+    # subject dissolved from a noise start. From the photo the start holds them, and the term cost style
+    # on The Scream (README, "Losses and the choice of defaults").
+    layout_weight: float | None = _opt(
+        None, "weight of the layout term: the output's light and dark, blurred to 1/8 of its size, against "
+        f"the photo's in the painting's palette (default: {NOISE_LAYOUT_WEIGHT:g} from a noise start, which "
+        "would lose the subject without it, else 0)")
     style_scale: float = _opt(1.0, "size of the style image relative to the output (0.25 to 4): larger "
                               "gives larger brush strokes")
     style_blend: tuple[float, ...] | None = _opt(
@@ -176,6 +187,8 @@ class StyleConfig(Settings):
                    "must be zero or positive and not all zero", self.style_blend)
         _check(self.learning_rate > 0, "learning_rate", "must be positive", self.learning_rate)
         _check_weights(self, ("content_weight", "style_weight", "tv_weight"))
+        if self.layout_weight is not None:
+            _check_weights(self, ("layout_weight",))
         _check(len(self.content_layers) > 0, "content_layers", "needs at least one layer", "")
         _check(len(self.style_layers) > 0, "style_layers", "needs at least one layer", "")
         if self.style_layer_weights is not None:
@@ -192,6 +205,12 @@ class StyleConfig(Settings):
         """The ``quality`` preset (draft, normal or high; see QUALITY_PRESETS) with ``options`` on top."""
         _check(quality in QUALITY_PRESETS, "quality", f"must be one of {', '.join(QUALITY_PRESETS)}", quality)
         return cls(**{**QUALITY_PRESETS[quality], **options})
+
+    def effective_layout_weight(self) -> float:
+        """``layout_weight``, or its default: NOISE_LAYOUT_WEIGHT from a noise start, else 0."""
+        if self.layout_weight is not None:
+            return self.layout_weight
+        return NOISE_LAYOUT_WEIGHT if self.init == "noise" else 0.0
 
     def layer_weights(self) -> dict[str, float]:
         """{style layer: weight}, the weights scaled to sum to one (the paper's w_l = 1/5)."""

@@ -21,6 +21,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from brushwork.config import LAYOUT_FACTOR
+from brushwork.image import resize
+
 
 def _positive(x: torch.Tensor) -> torch.Tensor:
     """``x`` raised to the smallest positive normal number, so that an all-zero target divides safely."""
@@ -79,6 +82,14 @@ def style_layer_loss(gram: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return (gram - target).pow(2).sum() / (4 * n * n)
 
 
+def layout(image: torch.Tensor, factor: int) -> torch.Tensor:
+    """The light and dark of RGB [B,3,H,W] in [0,1]: its luminance (BT.601) resized to 1/``factor`` of
+    each side (at least 1 px), [B,1,H/factor,W/factor] in [0,1]."""
+    y = 0.299 * image[:, 0:1] + 0.587 * image[:, 1:2] + 0.114 * image[:, 2:3]
+    h, w = image.shape[-2:]
+    return resize(y, max(1, h // factor), max(1, w // factor))
+
+
 def total_variation(image: torch.Tensor) -> torch.Tensor:
     """Mean squared difference between vertically and horizontally adjacent pixels of [B,C,H,W]."""
     dy = (image[..., 1:, :] - image[..., :-1, :]).pow(2).mean()
@@ -119,6 +130,26 @@ class StyleLoss(nn.Module):
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         return self.weight * self.norm * style_layer_loss(gram_matrix(features, self.mask), self.target)
+
+
+class LayoutLoss(nn.Module):
+    """Weighted squared error of an image's :func:`layout` against a target image's, divided by the
+    variance of the target's (a relative error: about 2 for an unrelated layout of like contrast).
+
+    The VGG features of the content loss respond to edges and texture; in flat regions (a wall, the sky,
+    water) they barely depend on the brightness, so on its own the content loss lets a noise start lose
+    the subject's light and dark. This term holds them at a scale far coarser than any brush stroke.
+    """
+
+    def __init__(self, target: torch.Tensor, weight: float = 1.0, factor: int = LAYOUT_FACTOR) -> None:
+        super().__init__()
+        self.weight, self.factor = weight, factor
+        low = layout(target.detach(), factor)
+        self.register_buffer("target", low)
+        self.register_buffer("norm", 1.0 / _positive(low.var(unbiased=False)))
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        return self.weight * self.norm * (layout(image, self.factor) - self.target).pow(2).mean()
 
 
 class TVLoss(nn.Module):

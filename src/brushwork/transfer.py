@@ -15,7 +15,7 @@ from brushwork.colour import luminance, match_colour, match_luminance, match_pal
 from brushwork.config import MIN_SIZE, NOISE_STD, StyleConfig
 from brushwork.hardware import compute_dtype
 from brushwork.image import long_side_shape, resize, resize_long_side
-from brushwork.losses import ContentLoss, StyleLoss, TVLoss, gram_matrix
+from brushwork.losses import ContentLoss, LayoutLoss, StyleLoss, TVLoss, gram_matrix
 from brushwork.memory import memory_plan
 from brushwork.nets.vgg import Backbone
 from brushwork.optim import optimise
@@ -36,8 +36,9 @@ class Objective(nn.Module):
     ``styles`` are [1,3,h,w] images of any size. Without masks their Gram matrices are blended by
     ``config.blend_weights`` into one target per layer; with ``style_masks`` ([1,1,H,W], one per style)
     each style is matched on its own region of the output. ``content_mask`` [1,1,H,W] weights the
-    content loss per position. ``forward(image [1,3,H,W])`` returns {"content", "style", "tv",
-    "total"} as float32 scalar tensors.
+    content loss per position. The layout term holds the light and dark of the content recoloured to the
+    styles' palette (losses.LayoutLoss). ``forward(image [1,3,H,W])`` returns {"content", "style",
+    "layout", "tv", "total"} as float32 scalar tensors.
 
     The network runs in ``config.precision`` (the targets too, so that the content image has zero
     content loss); ``checkpoint`` recomputes its activations in the backward pass to save memory
@@ -83,6 +84,7 @@ class Objective(nn.Module):
                     share = float(region.mean())
                     if w > 0 and share > 0:
                         self._add_style(layer, StyleLoss(g[layer], weight * share * w / max(blend), region))
+        self.layout = LayoutLoss(match_palette(content, styles, blend), config.effective_layout_weight())
         self.tv = TVLoss(config.tv_weight)
 
     def _add_style(self, layer: str, loss: StyleLoss) -> None:
@@ -110,8 +112,9 @@ class Objective(nn.Module):
                 "style": sum(loss(features[layer]) for layer, loss in zip(self.style_layers, self.style)),
             }
         terms = {name: term.float() for name, term in terms.items()}
+        terms["layout"] = self.layout(image)
         terms["tv"] = self.tv(image)
-        terms["total"] = terms["content"] + terms["style"] + terms["tv"]
+        terms["total"] = terms["content"] + terms["style"] + terms["layout"] + terms["tv"]
         return terms
 
 
