@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -124,6 +125,7 @@ def main() -> None:
     from brushwork.image import save_image, to_pil
 
     device = resolve_device(args.device).type
+    load = os.getloadavg()  # other work on the machine skews the times (not the scores)
     results = []
     with tempfile.TemporaryDirectory() as folder:
         for size in args.sizes:
@@ -151,7 +153,8 @@ def main() -> None:
             print(json.dumps(entry), flush=True)
     report = {"benchmark": f"brushwork defaults vs the textbook loop of issue 15 (bench/textbook.py), {args.pair}, "
                            "judged by the independent scorer (bench/quality.py; lower is better)",
-              "device": device, "machine": machine(device), "results": results}
+              "device": device, "machine": machine(device), "load_average_at_start": [round(x, 2) for x in load],
+              "results": results}
     if device == "cpu":
         report["draft"] = time_draft()
         print(report["draft"])
