@@ -3,7 +3,7 @@ consistent stylisation on both paths, beside the input's own (the floor); the st
 losses of their frames; fast-path frames per second and optimisation seconds per frame.
 
     python bench/video.py --model starry.onnx --style starry_night.jpg [--seconds 3] [--size 640]
-        [--optim-size 256 --optim-frames 8 --optim-iterations 150 --optim-later 75] [--blends 0.5,0.7,0.85]
+        [--optim-size 256 --optim-frames 8 --optim-iterations 150 --optim-later 75] [--blends 0.3,0.4,0.5,0.6]
 
 Writes bench/results/video-cpu.json. The losses are those of ``brushwork stylize``'s defaults
 (vgg16-hed, Gatys layers), each frame against its own input frame and the style image, averaged over
@@ -122,7 +122,7 @@ def main() -> None:
     parser.add_argument("--style", type=Path, required=True, help="the style image (the model's, for the losses)")
     parser.add_argument("--seconds", type=float, default=3.0, help="fast path: length of the segment from the start")
     parser.add_argument("--size", type=int, default=640, help="fast path: long side in px (640: 640x360)")
-    parser.add_argument("--blends", default="0.5,0.7,0.85", help="fast path: blend weights to measure")
+    parser.add_argument("--blends", default="0.3,0.4,0.5,0.6", help="fast path: blend weights to measure")
     parser.add_argument("--optim-size", type=int, default=256)
     parser.add_argument("--optim-frames", type=int, default=8)
     parser.add_argument("--optim-iterations", type=int, default=150)

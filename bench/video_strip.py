@@ -5,7 +5,7 @@ pixels only, magnified 4x; black is steady).
     python bench/video_strip.py INPUT_FRAMES/ PER_FRAME/ TEMPORAL/ -o docs/video-strip.jpg [--first 10 --count 4]
 
 The three folders hold numbered PNGs (frame_000001.png, ...) of one segment at one size, as
-``bench/video.py --keep DIR`` leaves them (DIR/fast-input, DIR/fast-per_frame, DIR/fast-blend_0.7).
+``bench/video.py --keep DIR`` leaves them (DIR/fast-input, DIR/fast-per_frame, DIR/fast-blend_0.4).
 """
 
 from __future__ import annotations
