@@ -31,7 +31,8 @@ def preview_grid(styles: Sequence[torch.Tensor], photos: Sequence[torch.Tensor],
         tile = to_pil(image.float().cpu())
         tile.thumbnail((cell, cell), Image.LANCZOS)
         grid.paste(tile, (column * cell + (cell - tile.width) // 2, row * height + CAPTION + (cell - tile.height) // 2))
-        draw.text((column * cell + 3, row * height + 2), caption, fill=(0, 0, 0))
+        # PIL's default font is about 6 px a character: cut what would run into the next cell.
+        draw.text((column * cell + 3, row * height + 2), caption[:max(1, (cell - 3) // 6)], fill=(0, 0, 0))
 
     for p, photo in enumerate(photos):
         put(photo, p + 1, 0, f"held-out photo {p + 1}")
