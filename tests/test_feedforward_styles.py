@@ -25,6 +25,7 @@ from brushwork.feedforward.previews import CAPTION
 from brushwork.feedforward.network import StyleNorm, TransformerNet, seeded_network, style_vector
 from brushwork.feedforward.trainer import train_style_network
 from brushwork.nets.vgg import Backbone
+from brushwork.nets.weights import CACHE_ENV
 from brushwork.progress import ProgressEvent
 
 DATA = Path(__file__).parent / "data"
@@ -42,13 +43,16 @@ def second_style(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def pack(tmp_path_factory: pytest.TempPathFactory, photo_dir: Path, style_file: Path, second_style: Path,
          session_backbone: Backbone) -> tuple[Path, list[str], list[ProgressEvent]]:
-    """A tiny network of two styles trained for 4 steps, a checkpoint at step 2, and its log and events."""
+    """A tiny network of two styles trained for 4 steps, a checkpoint at step 2, and its log and events;
+    the judge's weights are not in its (empty) weights cache."""
     path = tmp_path_factory.mktemp("pack") / "pack.safetensors"
     notes: list[str] = []
     events: list[ProgressEvent] = []
-    train_style_network([style_file, second_style], photo_dir, path, steps=4, checkpoint_every=2,
-                        backbone=session_backbone, log=notes.append, callbacks=[events.append],
-                        **{**TINY, "reference": "draft"})
+    with pytest.MonkeyPatch.context() as patch:  # a module fixture runs before conftest's cache redirection
+        patch.setenv(CACHE_ENV, str(tmp_path_factory.mktemp("empty-cache")))
+        train_style_network([style_file, second_style], photo_dir, path, steps=4, checkpoint_every=2,
+                            backbone=session_backbone, log=notes.append, callbacks=[events.append],
+                            **{**TINY, "reference": "draft"})
     return path, notes, events
 
 
