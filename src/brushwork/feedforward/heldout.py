@@ -21,6 +21,10 @@ from brushwork.nets.vgg import Backbone
 from brushwork.nets.weights import cached_path
 from brushwork.transfer import paint
 
+#: The smallest long side in px at which the held-out outputs are scored (smaller ones are upsampled).
+SCORE_SIDE = 256
+
+
 def one_hot(index: int, count: int, device: torch.device | str = "cpu") -> torch.Tensor:
     """The style weights [count] that select style ``index`` alone."""
     weights = torch.zeros(count, device=device)
@@ -62,9 +66,11 @@ class HeldOut:
             say(f"independent scores unavailable: the judge's weights are not cached (get {SOURCE.origin()} "
                 f"and put it at {cached_path(SOURCE)}, or run `brushwork weights fetch {SOURCE.name}`)")
         # Scored at the previews' size: the numbers compare the network with the reference and with
-        # earlier checkpoints, not with bench/quality.py's 512 px figures.
+        # earlier checkpoints, not with bench/quality.py's 512 px figures. Below SCORE_SIDE the judge's
+        # stride-32 maps shrink to a few positions, whose covariances say nothing (a 32 px run scored 4e7).
+        size = max(self.cell, SCORE_SIDE)
         self.scorers = None if judge is None else [
-            [Scorer(photo, style, judge.features, size=self.cell) for photo in self.photos] for style in self.styles]
+            [Scorer(photo, style, judge.features, size=size) for photo in self.photos] for style in self.styles]
         self.reference_scores = None if self.scorers is None or self.references is None else [
             scorers[0](reference) for scorers, reference in zip(self.scorers, self.references)]
 
