@@ -54,7 +54,7 @@ def main() -> None:
     config = TrainConfig.from_dict(meta["settings"])
     backbone = load_backbone(config.weights, pooling=config.pooling)
     style = resize_long_side(load_image(style_path, config.max_pixels)[0], config.style_size)
-    objective = BatchObjective(backbone, style, config)
+    objective = BatchObjective(backbone, [style], config)
     engine = TorchEngine(model, torch.device("cpu"))
     rows = []
     for photo_path in sorted(p for p in args.content.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png")):

@@ -17,9 +17,10 @@ from PIL import Image
 from brushwork.feedforward.trainer import train_style_network
 from brushwork.nets.vgg import Backbone
 
-#: Settings that make a training step take milliseconds with the tiny backbone.
+#: Settings that make a training step take milliseconds with the tiny backbone (and no optimisation's
+#: reference in the previews, which test_feedforward_styles.py tests).
 TINY: dict[str, Any] = {"crop_size": 32, "batch_size": 2, "width": 4, "residual_blocks": 1, "workers": 0,
-                        "validation_count": 2, "style_size": 48, "learning_rate": 5e-3}
+                        "validation_count": 2, "style_size": 48, "learning_rate": 5e-3, "reference": "none"}
 
 
 def make_photo(rng: np.random.Generator, height: int, width: int) -> Image.Image:

@@ -16,7 +16,7 @@ from safetensors.torch import load_file
 from brushwork.cli import main
 
 TINY_ARGS = ["--crop-size", "32", "--batch-size", "2", "--width", "4", "--residual-blocks", "1", "--workers", "0",
-             "--validation-count", "2", "--style-size", "48", "--preprocessing", "caffe"]
+             "--validation-count", "2", "--style-size", "48", "--preprocessing", "caffe", "--reference", "none"]
 
 
 def _header(path: Path) -> tuple[dict[str, tuple[int, ...]], dict[str, str]]:

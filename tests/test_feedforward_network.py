@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from brushwork.feedforward.apply import run_padded
-from brushwork.feedforward.network import TransformerNet, pad_to_multiple
+from brushwork.feedforward.network import StyleNorm, TransformerNet, pad_to_multiple, seeded_network, style_vector
 
 
 def test_output_is_an_image_of_the_input_size() -> None:
@@ -22,7 +22,7 @@ def test_output_is_an_image_of_the_input_size() -> None:
 def test_layers_are_johnsons_with_instance_norm_reflection_and_upsampling() -> None:
     net = TransformerNet()  # the paper's widths: 32, 64, 128, and 5 residual blocks
     kinds = [type(m) for m in net.modules()]
-    assert nn.BatchNorm2d not in kinds and kinds.count(nn.InstanceNorm2d) == 5 + 2 * 5
+    assert nn.BatchNorm2d not in kinds and kinds.count(StyleNorm) == 5 + 2 * 5
     assert nn.ConvTranspose2d not in kinds and kinds.count(nn.Upsample) == 2
     assert all(m.mode == "nearest" for m in net.modules() if isinstance(m, nn.Upsample))
     convs = [m for m in net.modules() if isinstance(m, nn.Conv2d)]

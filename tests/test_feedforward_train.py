@@ -14,6 +14,7 @@ from safetensors.torch import load_file
 
 from brushwork.errors import BrushworkError
 from brushwork.feedforward.config import TrainConfig
+from brushwork.feedforward.previews import CAPTION
 from brushwork.feedforward.trainer import train_style_network
 from brushwork.progress import Cancelled, CancelToken, ProgressEvent
 from brushwork.nets.vgg import Backbone
@@ -112,7 +113,8 @@ def test_the_run_writes_checkpoint_previews_and_curves(photo_dir: Path, style_fi
     work = tmp_path / "m-train"
     assert sorted(p.name for p in (work / "previews").iterdir()) == ["step-000002.png", "step-000004.png"]
     grid = Image.open(work / "previews" / "step-000004.png")
-    assert grid.size == (3 * 32, 2 * 32)  # the style, then two validation photos over their stylisations
+    # the photos along the top, the style's row: the style, then two validation photos' stylisations
+    assert grid.size == (3 * 32, 2 * (32 + CAPTION))
     assert Image.open(work / "losses.png").size == (800, 480)
     assert "12 photos in" in notes[0] and "1 unreadable, 1 under 16 px skipped" in notes[0]
     assert not [p for p in tmp_path.rglob(".*")], "no temporary files left behind"

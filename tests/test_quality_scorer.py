@@ -52,7 +52,7 @@ def test_network_has_efficientnet_lite0_layout(net: quality.EfficientNetLite0) -
 
 def test_same_padding_puts_the_odd_pixel_below_and_right() -> None:
     x = torch.ones(1, 1, 4, 6)
-    padded = quality._same_pad(x, kernel=3, stride=2)
+    padded = quality.same_pad(x, kernel=3, stride=2)
     assert padded.shape == (1, 1, 5, 7)
     assert padded[0, 0, 0].sum() > 0 and padded[0, 0, -1].sum() == 0 and padded[0, 0, :, -1].sum() == 0
 

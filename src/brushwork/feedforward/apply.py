@@ -19,7 +19,7 @@ from PIL import Image
 from brushwork.colour import match_colour, recombine
 from brushwork.errors import BrushworkError
 from brushwork.feedforward.config import ApplyConfig
-from brushwork.feedforward.model_file import StyleNetwork, load_style_network
+from brushwork.feedforward.model_file import StyleNetwork, load_style_network, style_blend
 from brushwork.feedforward.network import pad_to_multiple
 from brushwork.hardware import compute_dtype, resolve_device
 from brushwork.image import OUTPUT_FORMATS, ImageSource, load_image, resize_long_side, save_image, to_pil
@@ -34,19 +34,22 @@ INPUT_SUFFIXES = frozenset({*OUTPUT_FORMATS, ".bmp", ".gif"})
 
 class TorchEngine:
     """A StyleNetwork as an engine: CPU tensors in and out, the network on ``device`` (a copy if the
-    model's is elsewhere: a model may serve several jobs) in ``dtype`` (bfloat16: under autocast)."""
+    model's is elsewhere: a model may serve several jobs) in ``dtype`` (bfloat16: under autocast), its
+    styles blended by ``style_weights`` (see ``style_blend``)."""
 
-    def __init__(self, model: StyleNetwork, device: torch.device, dtype: torch.dtype = torch.float32) -> None:
+    def __init__(self, model: StyleNetwork, device: torch.device, dtype: torch.dtype = torch.float32,
+                 style_weights: tuple[float, ...] | None = None) -> None:
         here = next(model.net.parameters()).device
         same = here.type == device.type and device.index in (None, here.index)
         self.net = model.net if same else copy.deepcopy(model.net).to(device)
         self.device, self.dtype = device, dtype
         self.metadata = model.metadata
+        self.blend = style_blend(style_weights, model.metadata).to(device)
 
     @torch.no_grad()
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         with torch.autocast(self.device.type, dtype=self.dtype, enabled=self.dtype != torch.float32):
-            return self.net(x.to(self.device)).float().cpu()
+            return self.net(x.to(self.device), self.blend).float().cpu()
 
 
 def run_padded(engine: Engine, rgb: torch.Tensor) -> torch.Tensor:
@@ -69,12 +72,12 @@ def open_engine(model: Path | str | StyleNetwork, config: ApplyConfig) -> tuple[
     StyleNetwork or a .safetensors file with PyTorch; and the model's metadata."""
     if not isinstance(model, StyleNetwork) and Path(model).suffix.lower() == ".onnx":
         from brushwork.feedforward.onnx_export import OnnxEngine  # onnxruntime is an extra
-        onnx_engine = OnnxEngine(Path(model))
+        onnx_engine = OnnxEngine(Path(model), config.style_weights)
         return onnx_engine, onnx_engine.metadata
     if not isinstance(model, StyleNetwork):
         model = load_style_network(model)
     device = resolve_device(config.device)
-    torch_engine = TorchEngine(model, device, compute_dtype(config.precision, device))
+    torch_engine = TorchEngine(model, device, compute_dtype(config.precision, device), config.style_weights)
     return torch_engine, torch_engine.metadata
 
 

@@ -16,12 +16,13 @@ from brushwork.outputs import OVERWRITE_HELP
 
 #: Settings that ``--resume`` may change: they say how long and where to run, not what is learned.
 RUN_SETTINGS = frozenset({"steps", "epochs", "time_limit", "checkpoint_every", "validation_count", "precision",
-                          "device", "workers"})
+                          "device", "workers", "reference"})
 
 
 @dataclass(frozen=True)
 class TrainConfig(Settings):
-    """Every setting of training an image transformation network for one style (Johnson et al. 2016)."""
+    """Every setting of training an image transformation network for one style or several (Johnson et al.
+    2016; Dumoulin et al. 2017)."""
 
     steps: int = _opt(40_000, "optimiser steps (one batch each); Johnson et al. train 40000 steps of 4 "
                       "(two epochs of COCO)")
@@ -46,6 +47,10 @@ class TrainConfig(Settings):
     residual_blocks: int = _opt(5, "residual blocks of the network (Johnson et al.: 5)")
     checkpoint_every: int = _opt(500, "write a checkpoint, a preview grid and the loss curves every N steps")
     validation_count: int = _opt(4, "photos held out of training and stylised into each preview grid")
+    reference: Literal["draft", "normal", "none"] = _opt(
+        "draft", "quality preset of the optimisation's output of the first held-out photo, painted once at the "
+        "start beside the network's in each preview grid and scored with it (none: no reference)",
+        choices=("draft", "normal", "none"))
     precision: Literal["auto", "float32", "bfloat16"] = _opt(
         StyleConfig.precision, "arithmetic of the networks: bfloat16 autocast (auto: where the hardware has "
         "it natively, GPUs with native bf16 and CPUs with AVX-512 BF16 or AMX), else float32", choices=PRECISIONS)
@@ -87,6 +92,9 @@ class ApplyConfig(Settings):
     """Every setting of running a trained style network over photos."""
 
     strength: float = _opt(1.0, "blend of the stylised image with the photo: 1 all style, 0 the photo")
+    style_weights: tuple[float, ...] | None = _opt(
+        None, "blend of a network's styles, one weight per style, comma-separated, scaled to sum to one "
+        "(default: the first style alone)")
     preserve_colors: Literal["none", "luminance", "histogram"] = _opt(
         StyleConfig.preserve_colors, "keep the photo's colours: luminance (the stylised luminance with the "
         "photo's chrominance) or histogram (the output's colours matched to the photo's)", choices=PRESERVE_COLORS)
@@ -102,6 +110,9 @@ class ApplyConfig(Settings):
     def __post_init__(self) -> None:
         check_types(self)
         _check(0 <= self.strength <= 1, "strength", "must be 0 to 1", self.strength)
+        if self.style_weights is not None:
+            _check(all(w >= 0 for w in self.style_weights) and sum(self.style_weights) > 0, "style_weights",
+                   "must be zero or positive and not all zero", self.style_weights)
         _check(self.size is None or MIN_SIZE <= self.size <= MAX_SIZE, "size", f"must be {MIN_SIZE} to {MAX_SIZE} px",
                self.size)
         _check(self.batch_size >= 1, "batch_size", "must be 1 or more", self.batch_size)

@@ -2,8 +2,12 @@
 
 The header holds string pairs: ``format`` (:data:`FORMAT`), ``format_version``, and ``metadata``, a
 JSON object with the style image's name and a small PNG thumbnail (base64), the network's shape
-(``width``, ``residual_blocks``), every training setting (backbone, layers, weights), ``steps``
-trained and the ``brushwork`` version. Loading checks each of these and says what is wrong.
+(``width``, ``residual_blocks``, ``style_count``), every training setting (backbone, layers, weights),
+``steps`` trained and the ``brushwork`` version. Loading checks each of these and says what is wrong.
+
+A network of several styles (``style_count`` N > 1) is format version 2: its metadata lists the
+style images' names in ``styles`` and their thumbnails in ``style_thumbnails``, and ``style`` names
+them all in one string. Version 1 files (one style, no ``style_count``) load as they always did.
 """
 
 from __future__ import annotations
@@ -22,12 +26,14 @@ from PIL import Image
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
-from brushwork.errors import BrushworkError
-from brushwork.feedforward.network import TransformerNet
+from brushwork.errors import BrushworkError, SettingError
+from brushwork.feedforward.network import TransformerNet, style_vector
 from brushwork.image import to_pil, write_atomically
 
 FORMAT = "brushwork-style-network"
 FORMAT_VERSION = "1"
+#: The version of files of several styles, which an older brushwork refuses with "upgrade brushwork".
+MULTI_STYLE_VERSION = "2"
 THUMBNAIL_SIDE = 128
 
 
@@ -42,9 +48,30 @@ class StyleNetwork:
     def style_name(self) -> str:
         return str(self.metadata.get("style", "?"))
 
-    def thumbnail(self) -> Image.Image:
-        """The style image as it was trained on, at most 128 px on the long side."""
-        return Image.open(io.BytesIO(base64.b64decode(self.metadata["style_thumbnail"])))
+    @property
+    def style_names(self) -> list[str]:
+        """The name of each style the network holds, in the order of its style weights."""
+        return style_names(self.metadata)
+
+    def thumbnail(self, index: int = 0) -> Image.Image:
+        """Style ``index`` as it was trained on, at most 128 px on the long side."""
+        encoded = self.metadata.get("style_thumbnails", [self.metadata.get("style_thumbnail")])[index]
+        return Image.open(io.BytesIO(base64.b64decode(encoded)))
+
+
+def style_names(metadata: Mapping[str, Any]) -> list[str]:
+    """The style names of a model's metadata: ``styles``, or the one ``style`` of a version 1 file."""
+    return [str(name) for name in metadata.get("styles", [metadata.get("style", "?")])]
+
+
+def style_blend(weights: tuple[float, ...] | None, metadata: dict[str, Any]) -> torch.Tensor:
+    """The blend [N] of the N styles of a model with ``metadata``, summing to one (see ``style_vector``);
+    a one-line error naming ``style_weights`` unless there is one weight per style."""
+    names = style_names(metadata)
+    if weights is not None and len(weights) != len(names):
+        raise SettingError.of("style_weights", ",".join(map(str, weights)),
+                              f"needs one weight per style of the model ({len(names)}: {', '.join(names)})")
+    return style_vector(weights, len(names))
 
 
 def thumbnail_png(style: torch.Tensor) -> str:
@@ -57,11 +84,12 @@ def thumbnail_png(style: torch.Tensor) -> str:
 
 
 def save_style_network(net: TransformerNet, path: Path, metadata: Mapping[str, Any]) -> None:
-    """Write ``net``'s weights and ``metadata`` (JSON-able; ``width`` and ``residual_blocks`` are
-    added) to ``path`` through a temporary file and a rename."""
-    meta = {**metadata, "width": net.width, "residual_blocks": net.blocks,
+    """Write ``net``'s weights and ``metadata`` (JSON-able; ``width``, ``residual_blocks`` and
+    ``style_count`` are added) to ``path`` through a temporary file and a rename."""
+    meta = {**metadata, "width": net.width, "residual_blocks": net.blocks, "style_count": net.styles,
             "brushwork": metadata.get("brushwork", version("brushwork"))}
-    header = {"format": FORMAT, "format_version": FORMAT_VERSION, "metadata": json.dumps(meta)}
+    header = {"format": FORMAT, "format_version": FORMAT_VERSION if net.styles == 1 else MULTI_STYLE_VERSION,
+              "metadata": json.dumps(meta)}
     state = {k: v.detach().float().cpu().contiguous() for k, v in net.state_dict().items()}
     write_atomically(Path(path), lambda tmp: save_file(state, tmp, metadata=header))
 
@@ -79,14 +107,18 @@ def read_header(path: Path) -> dict[str, Any]:
     if header.get("format") != FORMAT:
         raise BrushworkError(f"{path}: not a brushwork style network (a safetensors file without "
                              f"format '{FORMAT}' in its header)")
-    if header.get("format_version") != FORMAT_VERSION:
+    if header.get("format_version") not in (FORMAT_VERSION, MULTI_STYLE_VERSION):
         raise BrushworkError(f"{path}: style network format version {header.get('format_version')} is not "
-                             f"supported (this brushwork reads version {FORMAT_VERSION}; upgrade brushwork)")
+                             f"supported (this brushwork reads versions {FORMAT_VERSION} and {MULTI_STYLE_VERSION}; "
+                             "upgrade brushwork)")
     try:
         meta = json.loads(header["metadata"])
         int(meta["width"]), int(meta["residual_blocks"])
+        count, names = int(meta.get("style_count", 1)), style_names(meta)
     except (KeyError, TypeError, ValueError):
         raise BrushworkError(f"{path}: damaged metadata (no network width and residual_blocks)") from None
+    if count < 1 or len(names) != count:
+        raise BrushworkError(f"{path}: damaged metadata (style_count {count} but {len(names)} style names)")
     return meta
 
 
@@ -94,7 +126,7 @@ def load_style_network(path: Path | str, device: torch.device | str = "cpu") -> 
     """Read a style network file written by :func:`save_style_network`, strictly (every tensor must fit)."""
     path = Path(path)
     meta = read_header(path)
-    net = TransformerNet(int(meta["width"]), int(meta["residual_blocks"]))
+    net = TransformerNet(int(meta["width"]), int(meta["residual_blocks"]), int(meta.get("style_count", 1)))
     try:
         net.load_state_dict(load_file(path), strict=True)
     except (RuntimeError, SafetensorError) as exc:  # torch's message spans lines: the first two say it

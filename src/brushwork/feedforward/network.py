@@ -1,7 +1,8 @@
 """The image transformation network of Johnson, Alahi and Fei-Fei (2016), "Perceptual Losses for
 Real-Time Style Transfer and Super-Resolution", supplementary material, with the instance
 normalisation of Ulyanov, Vedaldi and Lempitsky (2016), "Instance Normalization: The Missing
-Ingredient for Fast Stylization".
+Ingredient for Fast Stylization", made conditional on the style as in Dumoulin, Shlens and Kudlur
+(2017), "A Learned Representation for Artistic Style": one network holds N styles.
 
 Input and output are RGB [B,3,H,W] in [0,1]. The network is fully convolutional: any H and W that
 are multiples of :data:`MULTIPLE` come out the same size (``pad_to_multiple`` makes any image one).
@@ -29,22 +30,51 @@ class ConvLayer(nn.Sequential):
         super().__init__(nn.ReflectionPad2d(kernel // 2), nn.Conv2d(channels_in, channels_out, kernel, stride))
 
 
-def _norm(channels: int) -> nn.InstanceNorm2d:
-    # Instance, not batch, normalisation (Ulyanov et al. 2016): each image's contrast is normalised
-    # away on its own, at training and at test time alike, which gives visibly better stylisations.
-    return nn.InstanceNorm2d(channels, affine=True, track_running_stats=False)
+class StyleNorm(nn.Module):
+    """Instance normalisation with a learned scale and shift per style.
+
+    Instance, not batch, normalisation (Ulyanov et al. 2016): each image's contrast is normalised away
+    on its own, at training and at test time alike, which gives visibly better stylisations. The
+    scale and shift are the style's (conditional instance normalisation, Dumoulin et al. 2017): the
+    styles share every convolution, and a blend of styles is the blend of their scales and shifts.
+    ``weight`` and ``bias`` are [C] for one style, the state of ``nn.InstanceNorm2d(affine=True)``,
+    so that single-style files load as they always did; [N,C] for N styles.
+    """
+
+    def __init__(self, channels: int, styles: int = 1) -> None:
+        super().__init__()
+        shape = (channels,) if styles == 1 else (styles, channels)
+        self.weight = nn.Parameter(torch.ones(shape))
+        self.bias = nn.Parameter(torch.zeros(shape))
+
+    def forward(self, x: torch.Tensor, style_weights: torch.Tensor | None = None) -> torch.Tensor:
+        """[B,C,H,W] normalised per image and channel, then scaled and shifted by the styles mixed with
+        ``style_weights`` [N] (summing to one; ignored with one style)."""
+        weight, bias = self.weight, self.bias
+        if weight.dim() == 2:
+            if style_weights is None:
+                raise ValueError(f"a network of {weight.shape[0]} styles needs style weights")
+            weight, bias = style_weights.to(weight.dtype) @ weight, style_weights.to(bias.dtype) @ bias
+        return F.instance_norm(x, weight=weight, bias=bias, eps=1e-5)  # nn.InstanceNorm2d's eps
+
+
+def _run(modules: nn.Sequential, x: torch.Tensor, style_weights: torch.Tensor | None) -> torch.Tensor:
+    """``modules`` in order, the style weights given to those that take them."""
+    for module in modules:
+        x = module(x, style_weights) if isinstance(module, (StyleNorm, ResidualBlock)) else module(x)
+    return x
 
 
 class ResidualBlock(nn.Module):
     """conv-IN-ReLU-conv-IN plus the input; keeps [B,C,H,W]."""
 
-    def __init__(self, channels: int) -> None:
+    def __init__(self, channels: int, styles: int = 1) -> None:
         super().__init__()
-        self.body = nn.Sequential(ConvLayer(channels, channels, 3), _norm(channels), nn.ReLU(),
-                                  ConvLayer(channels, channels, 3), _norm(channels))
+        self.body = nn.Sequential(ConvLayer(channels, channels, 3), StyleNorm(channels, styles), nn.ReLU(),
+                                  ConvLayer(channels, channels, 3), StyleNorm(channels, styles))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.body(x)
+    def forward(self, x: torch.Tensor, style_weights: torch.Tensor | None = None) -> torch.Tensor:
+        return x + _run(self.body, x, style_weights)
 
 
 class UpsampleConv(nn.Sequential):
@@ -60,34 +90,43 @@ class TransformerNet(nn.Module):
     """Johnson et al.'s network: 9x9 conv, two stride-2 convs, residual blocks, two upsamplings, 9x9 conv.
 
     ``width`` is the channel count of the first layer (32 in the paper; the downsampled layers have
-    2x and 4x as many); ``blocks`` the number of residual blocks (5 in the paper).
+    2x and 4x as many); ``blocks`` the number of residual blocks (5 in the paper); ``styles`` the
+    number of styles it holds (each a scale and shift in every StyleNorm).
     """
 
-    def __init__(self, width: int = 32, blocks: int = 5) -> None:
+    def __init__(self, width: int = 32, blocks: int = 5, styles: int = 1) -> None:
         super().__init__()
-        self.width, self.blocks = width, blocks
+        self.width, self.blocks, self.styles = width, blocks, styles
         w1, w2, w3 = width, 2 * width, 4 * width
         self.layers = nn.Sequential(
-            ConvLayer(3, w1, 9), _norm(w1), nn.ReLU(),
-            ConvLayer(w1, w2, 3, stride=2), _norm(w2), nn.ReLU(),
-            ConvLayer(w2, w3, 3, stride=2), _norm(w3), nn.ReLU(),
-            *[ResidualBlock(w3) for _ in range(blocks)],
-            UpsampleConv(w3, w2), _norm(w2), nn.ReLU(),
-            UpsampleConv(w2, w1), _norm(w1), nn.ReLU(),
+            ConvLayer(3, w1, 9), StyleNorm(w1, styles), nn.ReLU(),
+            ConvLayer(w1, w2, 3, stride=2), StyleNorm(w2, styles), nn.ReLU(),
+            ConvLayer(w2, w3, 3, stride=2), StyleNorm(w3, styles), nn.ReLU(),
+            *[ResidualBlock(w3, styles) for _ in range(blocks)],
+            UpsampleConv(w3, w2), StyleNorm(w2, styles), nn.ReLU(),
+            UpsampleConv(w2, w1), StyleNorm(w1, styles), nn.ReLU(),
             ConvLayer(w1, 3, 9),
         )
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """[B,3,H,W] in [0,1], H and W multiples of 4 -> [B,3,H,W] in [0,1]."""
+    def forward(self, x: torch.Tensor, style_weights: torch.Tensor | None = None) -> torch.Tensor:
+        """[B,3,H,W] in [0,1], H and W multiples of 4 -> [B,3,H,W] in [0,1]. ``style_weights`` [N], non-negative
+        and summing to one, blends the N styles (see :func:`style_vector`); a one-style network needs none."""
         # Johnson et al.'s scaled tanh, (tanh + 1) / 2 = sigmoid(2x), keeps the output a valid image.
-        return torch.sigmoid(2 * self.layers(x))
+        return torch.sigmoid(2 * _run(self.layers, x, style_weights))
 
 
-def seeded_network(width: int, blocks: int, seed: int) -> TransformerNet:
+def style_vector(weights: tuple[float, ...] | None, count: int) -> torch.Tensor:
+    """The blend [count] of a network's styles, scaled to sum to one: ``weights`` (validated by
+    ApplyConfig: non-negative, not all zero), by default the first style alone."""
+    raw = torch.tensor(weights if weights is not None else (1.0,) + (0.0,) * (count - 1), dtype=torch.float32)
+    return raw / raw.sum()
+
+
+def seeded_network(width: int, blocks: int, seed: int, styles: int = 1) -> TransformerNet:
     """A TransformerNet with PyTorch's default initialisation (that of ``nn.Conv2d.reset_parameters``)
     drawn from its own generator seeded by ``seed``: the global random state is neither read nor moved."""
     with torch.device("meta"):  # built without drawing any numbers, then given storage and values
-        net = TransformerNet(width, blocks)
+        net = TransformerNet(width, blocks, styles)
     net = net.to_empty(device="cpu")
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
@@ -96,7 +135,7 @@ def seeded_network(width: int, blocks: int, seed: int) -> TransformerNet:
                 nn.init.kaiming_uniform_(module.weight, a=math.sqrt(5), generator=generator)
                 bound = 1 / math.sqrt(module.weight[0].numel())
                 nn.init.uniform_(module.bias, -bound, bound, generator=generator)
-            elif isinstance(module, nn.InstanceNorm2d):
+            elif isinstance(module, StyleNorm):
                 nn.init.ones_(module.weight)
                 nn.init.zeros_(module.bias)
     return net

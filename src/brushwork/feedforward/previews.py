@@ -10,21 +10,40 @@ from PIL import Image, ImageDraw
 
 from brushwork.image import to_pil
 
+#: Height in px of the caption strip above each cell of the preview grid.
+CAPTION = 14
 COLOURS = {"total": (0, 0, 0), "content": (31, 119, 180), "style": (214, 39, 40), "tv": (44, 160, 44)}
 
 
-def preview_grid(style: torch.Tensor, photos: Sequence[torch.Tensor], outputs: Sequence[torch.Tensor],
+def preview_grid(styles: Sequence[torch.Tensor], photos: Sequence[torch.Tensor],
+                 outputs: Sequence[Sequence[torch.Tensor]], references: Sequence[torch.Tensor] | None,
                  cell: int) -> Image.Image:
-    """The style image above a blank, then each photo above its stylisation; every image [1,3,H,W] in
-    [0,1] is fitted into a ``cell`` px square on white."""
-    grid = Image.new("RGB", ((len(photos) + 1) * cell, 2 * cell), "white")
-    for column, pair in enumerate([(style, None), *zip(photos, outputs)]):
-        for row, image in enumerate(pair):
-            if image is None:
-                continue
-            tile = to_pil(image.float().cpu())
-            tile.thumbnail((cell, cell), Image.LANCZOS)
-            grid.paste(tile, (column * cell + (cell - tile.width) // 2, row * cell + (cell - tile.height) // 2))
+    """A table of a checkpoint: the held-out photos along the top, a row per style (the style image,
+    then the network's output of each photo), and, where ``references`` are given, a last column with
+    the optimisation's output of the first photo in each style. ``outputs[s][p]`` is photo p in style
+    s; every image [1,3,H,W] in [0,1] is fitted into a ``cell`` px square on white, under a caption."""
+    columns = len(photos) + 1 + (references is not None)
+    height = cell + CAPTION
+    grid = Image.new("RGB", (columns * cell, (len(styles) + 1) * height), "white")
+    draw = ImageDraw.Draw(grid)
+
+    def put(image: torch.Tensor, column: int, row: int, caption: str) -> None:
+        tile = to_pil(image.float().cpu())
+        tile.thumbnail((cell, cell), Image.LANCZOS)
+        grid.paste(tile, (column * cell + (cell - tile.width) // 2, row * height + CAPTION + (cell - tile.height) // 2))
+        # PIL's default font is about 6 px a character: cut what would run into the next cell.
+        draw.text((column * cell + 3, row * height + 2), caption[:max(1, (cell - 3) // 6)], fill=(0, 0, 0))
+
+    for p, photo in enumerate(photos):
+        put(photo, p + 1, 0, f"held-out photo {p + 1}")
+    if references is not None and photos:
+        put(photos[0], columns - 1, 0, "photo 1, optimised:")
+    for s, (style, row) in enumerate(zip(styles, outputs)):
+        put(style, 0, s + 1, f"style {s + 1}")
+        for p, output in enumerate(row):
+            put(output, p + 1, s + 1, "network")
+        if references is not None:
+            put(references[s], columns - 1, s + 1, "optimisation")
     return grid
 
 

@@ -1,12 +1,16 @@
 """Training a style network (Johnson, Alahi and Fei-Fei 2016): Adam on the network's weights, with the
 content, style and TV losses of Gatys et al. measured by the Backbone on batches of random photo crops.
 
+Several styles train into one network (Dumoulin, Shlens and Kudlur 2017): each style has its own
+scale and shift in every instance normalisation (``network.StyleNorm``), and the steps cycle through
+the styles, one style per batch.
+
 Under ``torchrun`` (RANK and WORLD_SIZE set) the same call runs data-parallel: one process per GPU
 (or per CPU process with gloo), DistributedDataParallel, each process its own shard of every epoch,
 and only rank 0 writing checkpoints, previews and the model. ``--batch-size`` is per process.
 
 Files in the work folder (default: ``MODEL`` without suffix plus ``-train``): ``checkpoint.pt`` (the
-latest, for ``resume``), ``previews/step-NNNNNN.png`` and ``losses.png``.
+latest, for ``resume``), ``previews/step-NNNNNN.png`` (see ``heldout``) and ``losses.png``.
 
 The run draws its random numbers from its own generators (the network's start, the photo order, the
 crops), so it neither reads nor moves the global random state.
@@ -15,7 +19,7 @@ crops), so it neither reads nor moves the global random state.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from importlib.metadata import version
 from pathlib import Path
@@ -28,12 +32,12 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler
 
 from brushwork.errors import SettingError
-from brushwork.feedforward.apply import run_padded
 from brushwork.feedforward.config import RUN_SETTINGS, TrainConfig
 from brushwork.feedforward.data import CropDataset, scan_photos
+from brushwork.feedforward.heldout import HeldOut, describe, one_hot, run_style
 from brushwork.feedforward.model_file import save_style_network, thumbnail_png
 from brushwork.feedforward.network import seeded_network
-from brushwork.feedforward.previews import loss_plot, preview_grid
+from brushwork.feedforward.previews import loss_plot
 from brushwork.hardware import compute_dtype, resolve_device
 from brushwork.image import ImageSource, load_image, resize_long_side, save_image, write_atomically
 from brushwork.losses import gram_matrix, relative_content_loss, style_layer_loss, total_variation
@@ -48,31 +52,38 @@ PREVIEWS = "previews"
 
 
 class BatchObjective(nn.Module):
-    """α·content + β·style + γ·TV of a batch of outputs [B,3,S,S] against their photos and one style.
+    """α·content + β·style + γ·TV of a batch of outputs [B,3,S,S] against their photos and one of the
+    ``styles`` (RGB [1,3,H,W] each).
 
     The normalisation is that of ``transfer.Objective`` (see losses.py), applied per photo: content
     by the squared norm of each photo's own target, each style layer by its target Gram's mean square,
     averaged over the batch; layer weights equal and summing to one.
     """
 
-    def __init__(self, backbone: Backbone, style: torch.Tensor, config: TrainConfig) -> None:
+    def __init__(self, backbone: Backbone, styles: Sequence[torch.Tensor], config: TrainConfig) -> None:
         super().__init__()
         backbone.check_layers(config.content_layers, "content_layers")
         backbone.check_layers(config.style_layers, "style_layers")
         self.backbone, self.config = backbone, config
         self.layers = sorted(set(config.content_layers) | set(config.style_layers))
+        self.targets = [self._targets(style) for style in styles]
+
+    def _targets(self, style: torch.Tensor) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+        """{style layer: (the style's Gram matrix, 1 / its mean square)}."""
         with torch.no_grad():
-            targets = {layer: gram_matrix(f) for layer, f in backbone.features(style, config.style_layers).items()}
-        self.targets = {layer: (g, 1.0 / g.pow(2).mean().clamp_min(torch.finfo(g.dtype).tiny))
-                        for layer, g in targets.items()}
+            features = self.backbone.features(style, self.config.style_layers)
+        grams = {layer: gram_matrix(f) for layer, f in features.items()}
+        return {layer: (g, 1.0 / g.pow(2).mean().clamp_min(torch.finfo(g.dtype).tiny)) for layer, g in grams.items()}
 
-    def style_loss(self, features: dict[str, torch.Tensor]) -> torch.Tensor:
-        """The unweighted style loss, averaged over the batch, of features taken at the style layers."""
+    def style_loss(self, features: dict[str, torch.Tensor], style: int = 0) -> torch.Tensor:
+        """The unweighted loss against style number ``style``, averaged over the batch, of features taken at
+        the style layers."""
+        targets = self.targets[style]
         total = sum(norm * style_layer_loss(gram_matrix(features[layer].float()), target)
-                    for layer, (target, norm) in self.targets.items())
-        return total / (len(self.targets) * next(iter(features.values())).shape[0])
+                    for layer, (target, norm) in targets.items())
+        return total / (len(targets) * next(iter(features.values())).shape[0])
 
-    def forward(self, output: torch.Tensor, photos: torch.Tensor) -> dict[str, torch.Tensor]:
+    def forward(self, output: torch.Tensor, photos: torch.Tensor, style: int = 0) -> dict[str, torch.Tensor]:
         config = self.config
         with torch.no_grad():
             targets = self.backbone.features(photos, config.content_layers)
@@ -80,7 +91,7 @@ class BatchObjective(nn.Module):
         content = sum(relative_content_loss(features[layer].float(), t.float())
                       for layer, t in targets.items()) / len(targets)
         terms = {"content": config.content_weight * content,
-                 "style": config.style_weight * self.style_loss(features),
+                 "style": config.style_weight * self.style_loss(features, style),
                  "tv": config.tv_weight * total_variation(output.float())}
         terms["total"] = terms["content"] + terms["style"] + terms["tv"]
         return terms
@@ -117,7 +128,7 @@ def work_folder(output: Path, work_dir: Path | str | None) -> Path:
     return Path(work_dir) if work_dir is not None else output.with_name(output.stem + "-train")
 
 
-def _check_files(style: ImageSource, data: Path, output: Path, work: Path, config: TrainConfig, resume: bool,
+def _check_files(styles: Sequence[ImageSource], data: Path, output: Path, work: Path, config: TrainConfig, resume: bool,
                  overwrite: bool) -> None:
     """Fail before any work unless the model file and the work folder may be written (outputs.py); a
     resumed run may replace its own model file."""
@@ -127,7 +138,7 @@ def _check_files(style: ImageSource, data: Path, output: Path, work: Path, confi
     if not resume and checkpoint_path.exists():
         raise SettingError("resume", f"resume: a run is there already ({checkpoint_path}); resume it or "
                            "remove the folder")
-    inputs = ([("style", style)] if isinstance(style, (str, os.PathLike)) else []) + weights_input(config.weights)
+    inputs = [("style", s) for s in styles if isinstance(s, (str, os.PathLike))] + weights_input(config.weights)
     check_output_file(output, "-o", inputs, overwrite or resume, (".safetensors",))
     check_writable_folder(work, "--work-dir")
     if data.is_dir() and (work.resolve() == data.resolve() or data.resolve() in work.resolve().parents):
@@ -141,8 +152,13 @@ def _check_files(style: ImageSource, data: Path, output: Path, work: Path, confi
                            "overwrite to replace its files")
 
 
+def _name(style: ImageSource, index: int) -> str:
+    """How the model file names a style: its file name, or "image N" for an image in memory."""
+    return Path(style).name if isinstance(style, (str, os.PathLike)) else f"image {index + 1}"
+
+
 def train_style_network(
-    style: ImageSource,
+    style: ImageSource | Sequence[ImageSource],
     data: Path | str,
     output: Path | str,
     config: TrainConfig | None = None,
@@ -157,7 +173,8 @@ def train_style_network(
     **options: Any,
 ) -> Path:
     """Train a network that paints any photo in the style of ``style`` and write it to ``output``
-    (a .safetensors file); returns ``output``.
+    (a .safetensors file); returns ``output``. A list of several styles trains one network of them
+    all (each step one style, in turn), whose styles ``apply``'s ``style_weights`` choose or blend.
 
     ``data`` is a folder of photos (read recursively). ``options`` override fields of ``config``
     (defaults: TrainConfig()). ``resume`` continues from the checkpoint in ``work_dir``; without it
@@ -168,16 +185,23 @@ def train_style_network(
     file is checked before any work.
 
     ``callbacks`` get a "train" ProgressEvent after every step (on rank 0; ``checkpoint`` set where
-    one was written, ``preview()`` the first validation photo stylised). When ``cancel`` is cancelled
-    the run writes a checkpoint at the step it reached and raises Cancelled with its path, from which
+    one was written, ``preview()`` the first validation photo stylised in the first style). At each
+    checkpoint the preview grid shows the held-out photos in each style beside the optimisation's
+    output of the first (``config.reference``), and where the independent judge's weights are cached
+    (``brushwork.evaluation``) ``log`` and the event's ``scores`` give its scores (``heldout.HeldOut``).
+    When ``cancel`` is cancelled the run writes a checkpoint at the step it reached and raises Cancelled with its path, from which
     ``resume`` continues as if never stopped.
     """
     config = replace(config or TrainConfig(), **options)
+    styles = list(style) if isinstance(style, (list, tuple)) else [style]
+    if not styles:
+        raise SettingError("style", "style: needs at least one style image")
+    names = [_name(s, i) for i, s in enumerate(styles)]
     output = Path(output)
     say = log or (lambda line: None)
     work = work_folder(output, work_dir)
     checkpoint_path = work / CHECKPOINT
-    _check_files(style, Path(data), output, work, config, resume, overwrite)
+    _check_files(styles, Path(data), output, work, config, resume, overwrite)
 
     rank, world, local_rank = _distributed()
     started_group = world > 1 and not dist.is_initialized()
@@ -196,23 +220,27 @@ def train_style_network(
             raise SettingError.of("batch_size", config.batch_size, f"more than the {len(train_photos)} training "
                                   f"photos give each of {world} process(es)")
         steps = config.epochs * per_epoch if config.epochs is not None else config.steps
-        style_rgb, _ = load_image(style, config.max_pixels, name=str(style) if isinstance(style, (str, Path)) else None)
-        style_rgb = resize_long_side(style_rgb, config.style_size).to(device)
+        style_rgbs = [resize_long_side(load_image(s, config.max_pixels, name=os.fspath(s) if isinstance(
+            s, (str, os.PathLike)) else None)[0], config.style_size).to(device) for s in styles]
         backbone = (backbone or load_backbone(config.weights, pooling=config.pooling,
                                               preprocessing=config.preprocessing)).to(device)
-        objective = BatchObjective(backbone, style_rgb, config)
+        objective = BatchObjective(backbone, style_rgbs, config)
         dtype = compute_dtype(config.precision, device)
         amp = dtype != torch.float32
         say(f"device {device}, {world} process(es), {'bf16 autocast' if amp else 'float32'}, {steps} steps "
-            f"of {config.batch_size} x {config.crop_size} px crops, {per_epoch} steps per epoch")
+            f"of {config.batch_size} x {config.crop_size} px crops, {per_epoch} steps per epoch"
+            + (f", {len(styles)} styles in turn" if len(styles) > 1 else ""))
         check_cancel(cancel)
 
-        net = seeded_network(config.width, config.residual_blocks, config.seed).to(device)
+        net = seeded_network(config.width, config.residual_blocks, config.seed, len(styles)).to(device)
         optimizer = torch.optim.Adam(net.parameters(), lr=config.learning_rate)
         step, history = 0, []
         if resume:
             saved = torch.load(checkpoint_path, map_location=device, weights_only=True)
             _check_resume(saved["settings"], config, checkpoint_path)
+            if saved.get("styles", names[:1]) != names:
+                raise SettingError("style", f"style {', '.join(names)}: the run resumed from {checkpoint_path} "
+                                   f"learns {', '.join(saved.get('styles', ['one style']))}")
             net.load_state_dict(saved["net"])
             optimizer.load_state_dict(saved["optimizer"])
             step, history = int(saved["step"]), list(saved["history"])
@@ -220,23 +248,29 @@ def train_style_network(
         model: nn.Module = DistributedDataParallel(net) if world > 1 else net
         dataset = CropDataset(train_photos, config.crop_size, config.max_pixels, config.seed)
         validation_rgb = [resize_long_side(load_image(p, config.max_pixels)[0], config.crop_size) for p in validation]
-        meta = {"style": Path(str(style)).name if isinstance(style, (str, Path)) else "image",
-                "style_thumbnail": thumbnail_png(style_rgb), "backbone": backbone.name,
-                "brushwork": version("brushwork"), "settings": config.to_dict()}
+        thumbnails = [thumbnail_png(s) for s in style_rgbs]
+        meta = {"style": ", ".join(names), "backbone": backbone.name, "brushwork": version("brushwork"),
+                "settings": config.to_dict(),
+                **({"style_thumbnail": thumbnails[0]} if len(styles) == 1 else
+                   {"styles": names, "style_thumbnails": thumbnails})}
+        held_out = HeldOut(validation_rgb, style_rgbs, backbone, config, say) if rank == 0 else None
+        scores: dict[str, float] | None = None
 
         def write_outputs(final: bool) -> None:
-            """Checkpoint, preview grid and loss curves (rank 0 only); the model file when ``final``."""
-            if rank != 0:
+            """Checkpoint, preview grid, scores and loss curves (rank 0 only); the model file when ``final``."""
+            nonlocal scores
+            if held_out is None:
                 return
             work.mkdir(parents=True, exist_ok=True)
             state = {"net": net.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
-                     "history": history, "settings": config.to_dict()}
+                     "history": history, "settings": config.to_dict(), "styles": names}
             write_atomically(checkpoint_path, lambda tmp: torch.save(state, tmp))
-            with torch.no_grad():
-                outputs = [run_padded(net, photo.to(device)) for photo in validation_rgb]
+            outputs = held_out.outputs(net)
             (work / PREVIEWS).mkdir(exist_ok=True)
-            save_image(preview_grid(style_rgb, validation_rgb, outputs, config.crop_size),
-                       work / PREVIEWS / f"step-{step:06d}.png", {"step": str(step)})
+            save_image(held_out.grid(outputs), work / PREVIEWS / f"step-{step:06d}.png", {"step": str(step)})
+            scores = held_out.scores(outputs)
+            if scores is not None:
+                say(describe(step, scores))
             save_image(loss_plot(history), work / LOSSES, {"step": str(step)})
             if final:
                 save_style_network(net, output, {**meta, "steps_trained": step})
@@ -250,8 +284,7 @@ def train_style_network(
             return bool(flags.item())
 
         def preview() -> torch.Tensor:
-            with torch.no_grad():
-                return run_padded(net, validation_rgb[0].to(device)).float()
+            return run_style(net, validation_rgb[0], 0)
 
         callbacks = list(callbacks)
         clock = Clock(steps - step)
@@ -275,8 +308,9 @@ def train_style_network(
                         write_outputs(final=False)
                     raise Cancelled(step, checkpoint=checkpoint_path if step > 0 else None)
                 photos = photos.to(device, non_blocking=True)
+                current = step % len(styles)  # in turn: a resumed run goes on with the style an unbroken one would
                 with torch.autocast(device.type, dtype=dtype, enabled=amp):
-                    terms = objective(model(photos), photos)
+                    terms = objective(model(photos, one_hot(current, len(styles), device)), photos, current)
                 optimizer.zero_grad(set_to_none=True)
                 terms["total"].backward()
                 optimizer.step()
@@ -291,7 +325,8 @@ def train_style_network(
                 if rank == 0:
                     event = ProgressEvent("train", f"epoch {epoch + 1}", step, steps, history[-1], elapsed, eta,
                                           size=config.crop_size, checkpoint=str(checkpoint_path) if written else None,
-                                          render=preview if validation_rgb else None)
+                                          render=preview if validation_rgb else None,
+                                          scores=scores if written else None)
                     for callback in callbacks:
                         callback(event)
                 if stop:
