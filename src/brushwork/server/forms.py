@@ -34,7 +34,8 @@ KINDS: dict[str, tuple[type[Settings], frozenset[str]]] = {
     "audio": (AudioConfig, frozenset({"device", "duration"})),  # duration: a texture's, not a transfer's
 }
 #: The packages that a kind of job needs beyond the [server] extra, and the extra that has them.
-NEEDS: dict[str, tuple[tuple[str, ...], str]] = {"audio": (("soundfile", "scipy.signal"), "audio")}
+#: (scipy, not scipy.signal, which takes seconds to import: this is asked on a request.)
+NEEDS: dict[str, tuple[tuple[str, ...], str]] = {"audio": (("soundfile", "scipy"), "audio")}
 #: Form fields that are not settings: what the job reads, and what it is.
 INPUT_FIELDS = ("content", "style", "style_masks", "content_mask", "style_example")
 OTHER_FIELDS = ("kind", "model", "quality")

@@ -376,6 +376,7 @@ async function start() {
   $("style_weight").addEventListener("input", showSettings);
   $("strength").addEventListener("input", showSettings);
   $("job-form").addEventListener("submit", submit);
+  $("paint").disabled = false;  // disabled in the page until the form can be sent by this script
   $("cancel").addEventListener("click", cancel);
   $("slider").addEventListener("input", slide);
   $("new-job").addEventListener("click", () => { $("job-form").scrollIntoView({ behavior: "smooth" }); $("content").focus(); });
