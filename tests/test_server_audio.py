@@ -45,6 +45,7 @@ def test_an_audio_job_runs_and_its_wav_downloads(client: TestClient) -> None:
     models = client.get("/v1/models").json()
     assert "audio" in models["kinds"]
     assert models["settings_by_kind"]["audio"]["n_fft"]["default"] == AudioConfig.n_fft
+    assert models["settings_by_kind"]["audio"]["init"]["enum"] == ["content", "noise"]
     assert "duration" not in models["settings_by_kind"]["audio"], "a texture's setting, not a transfer's"
     stereo = wav(melody(1.0), 0.5 * melody(1.0))
     answer = client.post("/v1/jobs", files=sounds(content=stereo), data=FAST)

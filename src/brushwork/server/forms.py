@@ -85,7 +85,7 @@ def _field_schema(f: Field[Any], hint: Any) -> dict[str, Any]:
         schema.update(type="string", description=f"{f.metadata['help']} ({_kind(bare)}, comma-separated)")
     else:
         schema["type"] = _JSON_TYPES[bare]
-    if f.name == "init":
+    if f.name == "init" and "enum" not in schema:  # stylize's: a start image by name, never a path
         schema["enum"] = list(INIT_KEYWORDS)
     default = f.default if f.default is not MISSING else None
     if default is not None:
