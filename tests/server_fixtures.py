@@ -8,6 +8,7 @@ Import the fixtures into a test module (``from server_fixtures import ...``) for
 from __future__ import annotations
 
 import io
+import json
 import subprocess
 import sys
 import time
@@ -71,6 +72,17 @@ def wait_for(client: TestClient | httpx.Client, job_id: str, states: tuple[str, 
             return job
         time.sleep(0.1)
     raise AssertionError(f"job {job_id} still {job['state']} after {timeout} s: {job}")
+
+
+def parse_sse(lines: Iterator[str]) -> list[tuple[str, dict[str, Any]]]:
+    """The (event name, data) pairs of a server-sent event stream's lines."""
+    events, name = [], "message"
+    for line in lines:
+        if line.startswith("event:"):
+            name = line.split(":", 1)[1].strip()
+        elif line.startswith("data:"):
+            events.append((name, json.loads(line.split(":", 1)[1])))
+    return events
 
 
 def start_server(data_dir: Path, weights: Path, port: int, *extra: str) -> subprocess.Popen[bytes]:

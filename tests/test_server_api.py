@@ -3,7 +3,6 @@ rule, and the settings schema being the settings dataclass's."""
 
 from __future__ import annotations
 
-import json
 import struct
 import zlib
 from collections.abc import Iterator
@@ -13,7 +12,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from feedforward_fixtures import photo_dir, session_backbone, style_file, tiny_model  # noqa: F401
-from server_fixtures import client_for, image_bytes, job_files, tiny_weights, wait_for  # noqa: F401
+from server_fixtures import client_for, image_bytes, job_files, parse_sse, tiny_weights, wait_for  # noqa: F401
 
 from brushwork.cli import main
 from brushwork.config import StyleConfig
@@ -69,7 +68,7 @@ def test_a_job_runs_and_every_endpoint_answers(client: TestClient, data_dir: Pat
     assert job["id"] in [j["id"] for j in client.get("/v1/jobs").json()["jobs"]]
     assert [j["state"] for j in client.get("/v1/jobs", params={"state": "done", "limit": 1}).json()["jobs"]] == ["done"]
     with client.stream("GET", done["urls"]["events"]) as stream:
-        events = _parse_sse(stream.iter_lines())
+        events = parse_sse(stream.iter_lines())
     steps = [data["step"] for name, data in events if name == "progress" and "state" not in data]
     assert steps == [1, 2, 3], "every iteration's losses are sent"
     assert all("style" in data["losses"] for name, data in events if name == "progress" and data.get("losses"))
@@ -78,16 +77,6 @@ def test_a_job_runs_and_every_endpoint_answers(client: TestClient, data_dir: Pat
     assert client.delete(f"/v1/jobs/{job['id']}").status_code == 204
     assert client.get(f"/v1/jobs/{job['id']}").status_code == 404
     assert not (data_dir / "jobs" / job["id"]).exists()
-
-
-def _parse_sse(lines: Iterator[str]) -> list[tuple[str, dict]]:
-    events, name = [], "message"
-    for line in lines:
-        if line.startswith("event:"):
-            name = line.split(":", 1)[1].strip()
-        elif line.startswith("data:"):
-            events.append((name, json.loads(line.split(":", 1)[1])))
-    return events
 
 
 def test_cancel_stops_a_running_job(client: TestClient) -> None:

@@ -1,6 +1,7 @@
 """The web page in real headless Chromium (Debian's /usr/bin/chromium driven by Playwright): upload,
-watch the progress, download, cancel, errors next to their control, history after a reload, and a
-phone-sized layout. Screenshots go to the test's folder (BRUSHWORK_SCREENSHOTS=DIR keeps them)."""
+watch the progress, download, cancel, errors next to their control, history after a reload and after
+a server restart, apply jobs with a trained network, and a phone-sized layout. Screenshots go to
+the test's folder (BRUSHWORK_SCREENSHOTS=DIR keeps them)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from server_fixtures import free_port, image_bytes, start_server, tiny_weights  # noqa: F401
+from feedforward_fixtures import photo_dir, session_backbone, style_file, tiny_model  # noqa: F401
+from server_fixtures import free_port, image_bytes, server_process, start_server, tiny_weights  # noqa: F401
 
 CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(1200),
@@ -101,8 +103,13 @@ def test_cancel_and_a_server_error_next_to_its_control(site: str, browser: objec
     page.wait_for_function("document.getElementById('error-content').textContent.includes('not an image')")
     assert page.get_attribute("#content", "aria-invalid") == "true"
     page.set_input_files("#content", str(_photo(tmp_path)))
-    _set_range(page, "#size", 64)
     page.click(".more summary")
+    page.set_input_files("#style_masks", {"name": "mask.txt", "mimeType": "text/plain", "buffer": b"white here"})
+    page.click("#paint")  # a mask that is no image: the error stands next to the mask's control
+    page.wait_for_function("document.getElementById('error-style_masks').textContent.includes('not an image')")
+    assert page.get_attribute("#style_masks", "aria-invalid") == "true"
+    page.set_input_files("#style_masks", [])
+    _set_range(page, "#size", 64)
     page.fill("#iterations", "5000")
     page.click("#paint")
     page.wait_for_function("document.getElementById('progress').value > 0", timeout=300_000)
@@ -112,4 +119,38 @@ def test_cancel_and_a_server_error_next_to_its_control(site: str, browser: objec
     page.wait_for_function("document.getElementById('job-title').textContent === 'Cancelled'", timeout=60_000)
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, "nothing sticks out sideways on a phone"
+    page.close()
+
+
+def test_an_apply_job_is_listed_and_downloadable_after_a_server_restart(
+        tmp_path: Path, tiny_weights: Path, tiny_model: Path, browser: object,  # noqa: F811
+        server_process: list, shots: Path) -> None:  # noqa: F811
+    port = free_port()
+    data, models = tmp_path / "data", str(tiny_model.parent)
+    server_process.append(start_server(data, tiny_weights, port, "--models", models))
+    page = browser.new_page(viewport={"width": 1100, "height": 1000})
+    page.goto(f"http://127.0.0.1:{port}")
+    page.focus("input[name=kind][value=stylize]")
+    page.keyboard.press("ArrowRight")  # the keyboard picks the trained network instead of a painting
+    assert page.is_checked("#kind-apply") and page.is_visible("#model") and not page.is_visible("#drop-style")
+    assert page.eval_on_selector("#model", "el => el.value") == tiny_model.name
+    page.set_input_files("#content", str(_photo(tmp_path)))
+    _set_range(page, "#size", 64)
+    _set_range(page, "#strength", 60)
+    page.screenshot(path=str(shots / "page-apply-form.png"), full_page=True)
+    page.click("#paint")
+    page.wait_for_function("document.getElementById('job-title').textContent === 'Finished'", timeout=300_000)
+    server_process[0].terminate()  # stop the server; a new one on the same data folder and port
+    server_process[0].wait(60)
+    server_process.append(start_server(data, tiny_weights, port, "--models", models))
+    page.reload()
+    page.wait_for_selector("#history .history-item.done")
+    assert f"holiday.png · {tiny_model.name} · done" in page.text_content("#history")
+    page.click("#history .history-item.done")
+    page.wait_for_function("document.getElementById('job-title').textContent === 'Finished'")
+    with page.expect_download() as download:
+        page.click("#download")
+    saved = tmp_path / "download.png"
+    download.value.save_as(saved)
+    assert saved.read_bytes().startswith(b"\x89PNG")
     page.close()

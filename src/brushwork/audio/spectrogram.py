@@ -58,3 +58,12 @@ def griffin_lim(mag: torch.Tensor, n_fft: int, hop: int, length: int, iterations
 def spectral_convergence(wave: torch.Tensor, mag: torch.Tensor, n_fft: int, hop: int) -> float:
     """‖ |STFT(wave)| - mag ‖ / ‖ mag ‖ (Frobenius): 0 for a perfect reconstruction of ``mag``."""
     return float(torch.linalg.vector_norm(stft(wave, n_fft, hop).abs() - mag) / torch.linalg.vector_norm(mag))
+
+
+def spectrogram_image(log_mag: torch.Tensor) -> torch.Tensor:
+    """A log-magnitude spectrogram [C,F,T] as a picture to look at: RGB [1,3,F,T] in [0,1], channels
+    averaged, low frequencies at the bottom, dark for silence and warm white for the loudest bin
+    (each colour a power of the level scaled to the spectrogram's maximum)."""
+    level = log_mag.mean(0).clamp_min(0).flip(0)
+    level = level / level.max().clamp_min(1e-8)
+    return torch.stack([level.sqrt(), level, level.square()]).unsqueeze(0)

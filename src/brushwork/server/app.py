@@ -14,6 +14,7 @@ import secrets
 import shutil
 import statistics
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from importlib.metadata import version
 from importlib.resources import files
 from pathlib import Path
@@ -30,9 +31,9 @@ from brushwork.config import QUALITY_PRESETS, StyleConfig
 from brushwork.errors import BrushworkError, SettingError
 from brushwork.server import forms
 from brushwork.server.config import ServerConfig
-from brushwork.server.store import FINAL, Job, JobStore, new_id
-from brushwork.server.uploads import check_image, store_upload
-from brushwork.server.worker import replace_dead, start_workers, stop_workers
+from brushwork.server.store import FINAL, RESULTS, Job, JobStore, new_id
+from brushwork.server.uploads import check_image, check_sound_upload, store_upload
+from brushwork.server.worker import cuda_devices, replace_dead, start_workers, stop_workers, worker_devices
 
 STATIC = files("brushwork.server") / "static"
 #: Seconds between the event stream's looks at a job's files and row.
@@ -126,14 +127,16 @@ def create_app(config: ServerConfig | None = None, *, workers: bool = True) -> F
     """The application over the data folder of ``config``; with ``workers``, it starts and stops its
     worker processes with itself (its lifespan)."""
     config = config or ServerConfig()
+    devices = worker_devices(config.workers, cuda_devices())
+    config = replace(config, workers=len(devices))  # a number from here on, for the queue's estimates
     store = JobStore(config.folder())
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         lock = store.open()
         store.recover()
-        app.state.workers = start_workers(store.root, config) if workers else []
-        watch = asyncio.create_task(_supervise(app.state.workers, store, config))
+        app.state.workers = start_workers(store.root, config, devices) if workers else []
+        watch = asyncio.create_task(_supervise(app.state.workers, devices, store, config))
         try:
             yield
         finally:
@@ -161,17 +164,20 @@ def create_app(config: ServerConfig | None = None, *, workers: bool = True) -> F
         """Whether the server and its workers are alive, and the queue."""
         alive = sum(p.is_alive() for p in app.state.workers)
         return {"status": "ok" if alive == config.workers else "degraded", "version": version("brushwork"),
-                "workers": alive, "jobs": store.counts()}
+                "workers": alive, "devices": devices, "jobs": store.counts()}
 
     @app.get("/v1/models", tags=["server"])
     def models() -> dict[str, Any]:
-        """The kinds of job, the feed-forward models that apply jobs may name, the bundled example
-        styles, and each kind's settings with their defaults and help (from the settings classes)."""
-        return {"kinds": list(forms.KINDS), "models": _models(config), "examples": _examples(),
+        """The kinds of job this server runs (audio only with the [audio] extra), the feed-forward
+        models that apply jobs may name, the bundled example styles, and the settings with their
+        defaults and help (from the settings classes; ``settings_by_kind`` has each kind's own)."""
+        return {"kinds": forms.available_kinds(), "models": _models(config), "examples": _examples(),
                 "quality_presets": {k: {n: list(v) if isinstance(v, tuple) else v for n, v in p.items()}
                                     for k, p in QUALITY_PRESETS.items()},
                 "settings": forms.request_schema(_models(config), _examples())["properties"],
+                "settings_by_kind": {kind: forms.kind_schema(kind) for kind in forms.available_kinds()},
                 "limits": {"max_upload_mb": config.max_upload_mb, "max_pixels": config.max_pixels,
+                           "max_audio_seconds": config.max_audio_seconds,
                            "max_size": config.max_size, "max_queue": config.max_queue}}
 
     @app.post("/v1/jobs", status_code=201, tags=["jobs"], openapi_extra={"requestBody": {
@@ -223,11 +229,13 @@ def create_app(config: ServerConfig | None = None, *, workers: bool = True) -> F
 
     @app.get("/v1/jobs/{job_id}/result", tags=["jobs"], response_class=FileResponse)
     def result(job_id: str) -> FileResponse:
-        """The finished painting as a PNG, with its settings embedded (404 until the job is done)."""
+        """The finished painting as a PNG with its settings embedded, or an audio job's sound as a
+        16-bit WAV (404 until the job is done)."""
         job = find(job_id)
         if job.state != "done":
             raise ClientError(404, f"job {job_id} is {job.state}: no result")
-        return _file(store, job, "result.png", "image/png", f"brushwork-{job_id}.png")
+        name, media_type = RESULTS[job.kind]
+        return _file(store, job, name, media_type, f"brushwork-{job_id}{Path(name).suffix}")
 
     @app.get("/v1/jobs/{job_id}/content", tags=["jobs"], response_class=FileResponse)
     def content(job_id: str) -> FileResponse:
@@ -255,11 +263,11 @@ def create_app(config: ServerConfig | None = None, *, workers: bool = True) -> F
     return app
 
 
-async def _supervise(processes: list[Any], store: JobStore, config: ServerConfig) -> None:
+async def _supervise(processes: list[Any], devices: list[str], store: JobStore, config: ServerConfig) -> None:
     """Every few seconds, replace the workers that died and requeue their jobs."""
     while True:
         await asyncio.sleep(WATCH_EVERY)
-        await asyncio.to_thread(replace_dead, processes, store, config)
+        await asyncio.to_thread(replace_dead, processes, devices, store, config)
 
 
 def _valid_id(job_id: str) -> bool:
@@ -308,6 +316,8 @@ def _submit(store: JobStore, config: ServerConfig, form: Any) -> Job:
     kind = _text(form, "kind") or "stylize"
     if kind not in forms.KINDS:
         raise ClientError(422, f"kind {kind}: must be one of {', '.join(forms.KINDS)}", "kind")
+    if forms.missing(kind) is not None:
+        raise ClientError(422, forms.missing(kind), "kind")
     texts: dict[str, str] = {}
     for name, value in form.multi_items():
         if name in forms.INPUT_FIELDS:
@@ -355,7 +365,8 @@ def _stage_files(folder: Path, config: ServerConfig, form: Any, kind: str, setti
     ``inputs`` ({"content": {"file", "name"}, ...}; "name" is the client's, for display only)."""
     def take(upload: UploadFile, field: str, stem: str) -> dict[str, str]:
         try:
-            suffix = check_image(upload.file, field, config.max_pixels)
+            suffix = (check_sound_upload(upload.file, field, config.max_audio_seconds) if kind == "audio"
+                      else check_image(upload.file, field, config.max_pixels))
         except SettingError as error:
             raise ClientError(422, str(error), error.field) from None
         store_upload(upload.file, folder, stem + suffix)
@@ -363,8 +374,14 @@ def _stage_files(folder: Path, config: ServerConfig, form: Any, kind: str, setti
 
     contents = _uploads(form, "content")
     if len(contents) != 1:
-        raise ClientError(422, "content: needs exactly one photo", "content")
+        raise ClientError(422, f"content: needs exactly one {'sound' if kind == 'audio' else 'photo'}", "content")
     inputs: dict[str, Any] = {"content": take(contents[0], "content", "content")}
+    if kind == "audio":
+        styles = _uploads(form, "style")
+        if len(styles) != 1:
+            raise ClientError(422, f"style: an audio job needs exactly one style sound, not {len(styles)}", "style")
+        inputs["styles"] = [take(styles[0], "style", "style-0")]
+        return inputs
     if kind == "apply":
         model = _text(form, "model")
         if model not in _models(config):

@@ -31,7 +31,8 @@ class ServerConfig(Settings):
     port: int = _opt(8000, "TCP port to listen on")
     data_dir: str | None = _opt(None, "folder of the job database and files (default: brushwork's per-user "
                                 "data folder); jobs there survive restarts")
-    workers: int = _opt(1, "worker processes that run jobs (on GPUs, worker i uses cuda:i)")
+    workers: int | None = _opt(None, "worker processes that run jobs (default: one per CUDA device, worker i "
+                               "pinned to cuda:i; 1 without CUDA)")
     token: str | None = _opt(None, f"bearer token that every API request must send (default: ${TOKEN_ENV}); "
                              "required unless --host is a loopback address")
     models: str | None = _opt(None, "folder of feed-forward model files (.safetensors) that apply jobs may name")
@@ -40,6 +41,8 @@ class ServerConfig(Settings):
     max_upload_mb: float = _opt(50.0, "largest request body in MB (413 beyond it)")
     max_pixels: int = _opt(StyleConfig.max_pixels // 4, "largest uploaded image in pixels, read from its header "
                            "before decoding (422 beyond it)")
+    max_audio_seconds: float = _opt(600.0, "longest uploaded sound of an audio job in seconds, read from its "
+                                    "header before decoding (422 beyond it)")
     max_size: int = _opt(2048, "largest size (long side in px) that a job may ask for")
     max_queue: int = _opt(20, "most jobs waiting at once (429 with Retry-After beyond it)")
     keep_days: float = _opt(30.0, "delete finished jobs and their files after this many days")
@@ -50,9 +53,9 @@ class ServerConfig(Settings):
     def __post_init__(self) -> None:
         check_types(self)
         _check(1 <= self.port <= 65535, "port", "must be 1 to 65535", self.port)
-        _check(1 <= self.workers <= 64, "workers", "must be 1 to 64", self.workers)
+        _check(self.workers is None or 1 <= self.workers <= 64, "workers", "must be 1 to 64", self.workers)
         _check(self.token is None or len(self.token) >= 8, "token", "must be at least 8 characters", "")
-        for name in ("max_upload_mb", "max_pixels", "max_size", "max_queue", "keep_days", "keep_gb",
+        for name in ("max_upload_mb", "max_pixels", "max_audio_seconds", "max_size", "max_queue", "keep_days", "keep_gb",
                      "preview_seconds", "snapshot_seconds"):
             _check(getattr(self, name) > 0, name, "must be positive", getattr(self, name))
         if self.token is None and not is_loopback(self.host):

@@ -9,14 +9,18 @@ dataclass's own SettingError, which names the field.
 
 from __future__ import annotations
 
+import functools
+import importlib
 import types
 import typing
 from dataclasses import MISSING, Field, fields
 from typing import Any, Literal
 
+from brushwork.audio.config import AudioConfig
 from brushwork.config import INIT_KEYWORDS, QUALITY_PRESETS, Settings, StyleConfig, _kind
 from brushwork.errors import SettingError
 from brushwork.feedforward.config import ApplyConfig
+from brushwork.image import one_line
 from brushwork.nets.vgg import layer_names
 from brushwork.nets.weights import SOURCES
 
@@ -27,10 +31,32 @@ KINDS: dict[str, tuple[type[Settings], frozenset[str]]] = {
     "stylize": (StyleConfig, frozenset({"style_masks", "content_mask", "weights", "preprocessing", "device",
                                         "max_pixels"})),
     "apply": (ApplyConfig, frozenset({"overwrite", "device", "batch_size", "max_pixels"})),
+    "audio": (AudioConfig, frozenset({"device", "duration"})),  # duration: a texture's, not a transfer's
 }
+#: The packages that a kind of job needs beyond the [server] extra, and the extra that has them.
+#: (scipy, not scipy.signal, which takes seconds to import: this is asked on a request.)
+NEEDS: dict[str, tuple[tuple[str, ...], str]] = {"audio": (("soundfile", "scipy"), "audio")}
 #: Form fields that are not settings: what the job reads, and what it is.
 INPUT_FIELDS = ("content", "style", "style_masks", "content_mask", "style_example")
 OTHER_FIELDS = ("kind", "model", "quality")
+
+
+@functools.cache
+def missing(kind: str) -> str | None:
+    """Why this installation cannot run ``kind`` jobs (a package of an extra does not import), or None."""
+    packages, extra = NEEDS.get(kind, ((), ""))
+    for package in packages:
+        try:
+            importlib.import_module(package)
+        except (ImportError, OSError) as error:  # OSError: soundfile without its libsndfile
+            return (f"kind {kind}: this server lacks the [{extra}] extra ({package}: {one_line(error)}); "
+                    f"pip install 'brushwork[{extra}]'")
+    return None
+
+
+def available_kinds() -> list[str]:
+    """The kinds of job that this installation can run."""
+    return [kind for kind in KINDS if missing(kind) is None]
 
 
 def settable(kind: str) -> list[Field[Any]]:
@@ -59,7 +85,7 @@ def _field_schema(f: Field[Any], hint: Any) -> dict[str, Any]:
         schema.update(type="string", description=f"{f.metadata['help']} ({_kind(bare)}, comma-separated)")
     else:
         schema["type"] = _JSON_TYPES[bare]
-    if f.name == "init":
+    if f.name == "init" and "enum" not in schema:  # stylize's: a start image by name, never a path
         schema["enum"] = list(INIT_KEYWORDS)
     default = f.default if f.default is not MISSING else None
     if default is not None:
@@ -69,14 +95,23 @@ def _field_schema(f: Field[Any], hint: Any) -> dict[str, Any]:
     return schema
 
 
+def kind_schema(kind: str) -> dict[str, Any]:
+    """The schemas of the settings that a ``kind`` job takes as form fields, by name, with its own defaults."""
+    hints = typing.get_type_hints(KINDS[kind][0])
+    return {f.name: _field_schema(f, hints[f.name]) for f in settable(kind)}
+
+
 def request_schema(models: list[str], examples: list[str]) -> dict[str, Any]:
     """The OpenAPI schema of ``POST /v1/jobs``'s multipart body: the files, the kind of job (apply
     takes one of ``models``), and every settable field of every kind's settings class (a field of
-    both kinds appears once); a stylize job may name bundled ``examples`` instead of style files."""
+    several kinds appears once, with the first kind's default; GET /v1/models has each kind's);
+    a stylize job may name bundled ``examples`` instead of style files."""
     binary = {"type": "string", "format": "binary"}
     properties: dict[str, Any] = {
-        "content": {**binary, "description": "the photo to repaint (PNG, JPEG, WebP, TIFF, BMP or GIF)"},
-        "style": {"type": "array", "items": binary, "description": "stylize: one or more paintings"},
+        "content": {**binary, "description": "the photo to repaint (PNG, JPEG, WebP, TIFF, BMP or GIF); for "
+                    "audio the sound whose melody or words to keep (WAV, FLAC, OGG, MP3)"},
+        "style": {"type": "array", "items": binary, "description": "stylize: one or more paintings; audio: "
+                  "exactly one sound whose texture to take"},
         "style_masks": {"type": "array", "items": binary,
                         "description": "stylize: one mask per style, white where that style applies"},
         "style_example": {"type": "array", "items": {"type": "string", "enum": examples},
@@ -89,9 +124,8 @@ def request_schema(models: list[str], examples: list[str]) -> dict[str, Any]:
                     "description": "stylize: preset under the settings given"},
     }
     for kind in KINDS:
-        hints = typing.get_type_hints(KINDS[kind][0])
-        for f in settable(kind):
-            properties.setdefault(f.name, _field_schema(f, hints[f.name]))
+        for name, schema in kind_schema(kind).items():
+            properties.setdefault(name, schema)
     return {"type": "object", "required": ["content"], "properties": properties}
 
 
@@ -122,13 +156,13 @@ def settings_from_form(kind: str, form: dict[str, str]) -> Settings:
             continue
         if name not in allowed:
             cls_fields = {f.name for f in fields(cls)}  # type: ignore[arg-type]
-            problem = "is decided by the server" if name in cls_fields else f"not a setting of a {kind} job"
+            problem = "is decided by the server" if name in cls_fields else f"not a setting of {kind} jobs"
             raise SettingError.of(name, "", problem)
         values[name] = _parse(name, hints[name], text)
-    # The start images that a stylize job may name (any other ``init`` would be a path on the server).
-    if "init" in values and values["init"] not in INIT_KEYWORDS:
-        raise SettingError.of("init", values["init"], f"must be one of {', '.join(INIT_KEYWORDS)}")
     if cls is StyleConfig:
+        # The start images that a stylize job may name (any other ``init`` would be a path on the server).
+        if "init" in values and values["init"] not in INIT_KEYWORDS:
+            raise SettingError.of("init", values["init"], f"must be one of {', '.join(INIT_KEYWORDS)}")
         return StyleConfig.for_quality(form.get("quality") or "normal", **values)
     return cls(**values)
 

@@ -282,3 +282,13 @@ class JobStore:
 def snapshot_name(step: int) -> str:
     """The file name in a job's folder of the snapshot taken after ``step``."""
     return f"snapshot-{step:06d}.png"
+
+
+#: The file name of each kind of job's result in its folder (and its media type).
+RESULTS = {"stylize": ("result.png", "image/png"), "apply": ("result.png", "image/png"),
+           "audio": ("result.wav", "audio/wav")}
+
+
+def result_name(kind: str) -> str:
+    """The file name of a ``kind`` job's result in its folder."""
+    return RESULTS[kind][0]

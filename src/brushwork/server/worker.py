@@ -21,13 +21,18 @@ import threading
 import time
 import traceback
 from dataclasses import replace
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 from PIL import Image
 
 from brushwork.api import backbone_for, stylize
+from brushwork.audio.api import stylize_audio
+from brushwork.audio.config import AudioConfig
+from brushwork.audio.io import load_sound, save_audio
+from brushwork.audio.spectrogram import spectrogram_image
 from brushwork.colour import recombine
 from brushwork.config import StyleConfig
 from brushwork.errors import BrushworkError
@@ -38,8 +43,9 @@ from brushwork.nets.vgg import Backbone
 from brushwork.progress import Cancelled, CancelToken, ProgressEvent
 from brushwork.recording import provenance
 from brushwork.server.config import ServerConfig
-from brushwork.server.store import Job, JobStore, snapshot_name
+from brushwork.server.store import Job, JobStore, result_name, snapshot_name
 
+T = TypeVar("T")
 #: Seconds between looks at an empty queue.
 IDLE_POLL = 0.2
 #: Seconds between progress writes to the database (every event still goes to events.jsonl).
@@ -88,15 +94,18 @@ def stage_of(config: StyleConfig, step: int) -> str:
 
 class Reporter:
     """The progress callback of one job: appends every event to events.jsonl (steps counted over the
-    whole job, a resumed one included), writes the preview and the snapshots on their clocks, records
-    progress in the store, and turns a DELETE, a stop or a lost claim into a cancel."""
+    whole job, a resumed one included), writes the preview and, for a stylize job (``config``), the
+    snapshots on their clocks, records progress in the store, and turns a DELETE, a stop or a lost
+    claim into a cancel. ``total`` 0 takes the events' own; ``picture`` turns an event's preview
+    into the image shown (RGB [1,3,H,W] in [0,1])."""
 
     def __init__(self, store: JobStore, job: Job, server: ServerConfig, config: StyleConfig | None, done: int,
-                 total: int, cancel: CancelToken, stop: threading.Event, parent: int, colours: torch.Tensor | None) -> None:
+                 total: int, cancel: CancelToken, stop: threading.Event, parent: int,
+                 picture: Callable[[torch.Tensor], torch.Tensor] | None = None) -> None:
         self.store, self.job, self.server, self.config = store, job, server, config
         self.folder = store.folder(job.id)
         self.done, self.total, self.cancel, self.stop, self.parent = done, total, cancel, stop, parent
-        self.colours = colours  # the content, to colour previews of a luminance-only run
+        self.picture = picture
         self.events = (self.folder / "events.jsonl").open("a", encoding="utf-8")
         self.last_report = self.last_preview = self.last_snapshot = time.monotonic()
         self.preview_step = job.progress.get("preview_step", 0) if job.progress else 0
@@ -105,6 +114,7 @@ class Reporter:
 
     def __call__(self, event: ProgressEvent) -> None:
         step = self.done + event.step
+        self.total = self.total or event.total
         record = {**event.to_dict(), "step": step, "total": self.total, "time": time.time()}
         if self.config is not None:
             record["stage"] = stage_of(self.config, step)
@@ -112,7 +122,7 @@ class Reporter:
         if step == self.done + 1 or now - self.last_preview >= self.server.preview_seconds or step == self.total:
             self.preview_step = self.save_preview(event, step) or self.preview_step
             self.last_preview = now
-        if now - self.last_snapshot >= self.server.snapshot_seconds and event.render is not None:
+        if self.config is not None and now - self.last_snapshot >= self.server.snapshot_seconds and event.render:
             self.save_snapshot(to_pil(event.preview()), step)
             self.last_snapshot = now
         record["preview_step"] = self.preview_step
@@ -133,16 +143,12 @@ class Reporter:
         elif self.store.cancel_requested(self.job):
             self.cancel.cancel()
 
-    def coloured(self, image: torch.Tensor) -> torch.Tensor:
-        """An iterate as the user sees it: with the content's colours put back in a luminance-only run."""
-        return recombine(image, self.colours) if self.colours is not None else image
-
     def save_preview(self, event: ProgressEvent, step: int) -> int | None:
         """Write preview.jpg from ``event``; returns ``step``, or None when the event has no image."""
         image = event.preview()
         if image is None:
             return None
-        save_image(to_pil(self.coloured(image)), self.folder / "preview.jpg")
+        save_image(to_pil(self.picture(image) if self.picture is not None else image), self.folder / "preview.jpg")
         return step
 
     def save_snapshot(self, image: Image.Image, step: int) -> None:
@@ -173,13 +179,9 @@ class Reporter:
 class Worker:
     """One worker process's loop: claim, run, record; backbones loaded once and kept."""
 
-    def __init__(self, root: Path, server: ServerConfig, index: int, stop: threading.Event, parent: int) -> None:
-        self.store, self.server, self.index, self.stop, self.parent = JobStore(root), server, index, stop, parent
+    def __init__(self, root: Path, server: ServerConfig, device: str, stop: threading.Event, parent: int) -> None:
+        self.store, self.server, self.device, self.stop, self.parent = JobStore(root), server, device, stop, parent
         self.backbones: dict[tuple[str, str, str | None], Backbone] = {}
-
-    def device(self) -> str:
-        """Worker ``index`` takes GPU ``index`` (modulo their count) where there are GPUs."""
-        return f"cuda:{self.index % torch.cuda.device_count()}" if torch.cuda.is_available() else "cpu"
 
     def loop(self) -> None:
         while not self.stop.is_set() and os.getppid() == self.parent:
@@ -193,10 +195,7 @@ class Worker:
     def run(self, job: Job) -> None:
         """Run ``job`` to its end: done, failed, cancelled, or requeued when the worker stops."""
         try:
-            if job.kind == "apply":
-                self.apply(job)
-            else:
-                self.stylize(job)
+            {"apply": self.apply, "audio": self.audio}.get(job.kind, self.stylize)(job)
         except ServerStopping:
             self.store.requeue(job)
         except BrushworkError as error:
@@ -215,7 +214,7 @@ class Worker:
         content, styles = self._inputs(job)
         masks = [str(folder / m["file"]) for m in job.inputs.get("style_masks", [])]
         mask = job.inputs.get("content_mask")
-        config = replace(settings, device=self.device(), weights=self.server.weights,
+        config = replace(settings, device=self.device, weights=self.server.weights,
                          style_masks=tuple(masks) or None, content_mask=str(folder / mask["file"]) if mask else None)
         total = sum(n for _, n in config.plan_scales())
         run, done = config, 0
@@ -223,30 +222,57 @@ class Worker:
         if job.snapshot_step > 0 and snapshot.is_file():
             run, done = resume_plan(config, job.snapshot_step)
             run = replace(run, init=str(snapshot))
+        # A luminance-only run's previews are shown with the content's colours put back.
         colours = load_image(content, config.max_pixels)[0] if config.preserve_colors == "luminance" else None
         cancel = CancelToken()
         reporter = Reporter(self.store, job, self.server, config, done, total, cancel, self.stop, self.parent,
-                            colours)
+                            None if colours is None else lambda image: recombine(image, colours))
         if done:
             reporter.note({"resumed_from": done})
         key = (config.weights, config.pooling, config.preprocessing)
         if key not in self.backbones:
             self.backbones[key] = backbone_for(config, torch.device("cpu"))
-        try:
-            image = stylize(content, styles, run, callbacks=[reporter], cancel=cancel, backbone=self.backbones[key])
-        except Cancelled as stop:
-            self._stopped(job, reporter, stop)
+        image = self._attempt(job, reporter, lambda: stylize(content, styles, run, callbacks=[reporter],
+                                                             cancel=cancel, backbone=self.backbones[key]))
+        if image is None:
             return
-        except BaseException:
-            reporter.close()
-            raise
         metadata = provenance("stylize", settings, {"content": job.inputs["content"]["name"],
                                                     "styles": [s["name"] for s in job.inputs.get("styles", [])]})
-        save_image(image, folder / "result.png", metadata)
+        save_image(image, folder / result_name(job.kind), metadata)
         save_image(image, folder / "preview.jpg")
         reporter.close({"step": total, "preview_step": total, "state": "done"})
         for old in folder.glob("snapshot-*.png"):
             old.unlink(missing_ok=True)
+        self.store.finish(job, "done")
+
+    def _attempt(self, job: Job, reporter: Reporter, work: Callable[[], T]) -> T | None:
+        """``work()``, or None after a cancel (see :meth:`_stopped`); ``reporter`` is closed on an error."""
+        try:
+            return work()
+        except Cancelled as stop:
+            self._stopped(job, reporter, stop)
+            return None
+        except BaseException:
+            reporter.close()
+            raise
+
+    def audio(self, job: Job) -> None:
+        """An audio job: the content sound in the style of the style sound (Ulyanov and Lebedev 2016),
+        written as 16-bit WAV; its previews are the spectrogram being optimised. A stopped audio job
+        starts again from the beginning (they are short; no snapshots)."""
+        settings = AudioConfig.from_dict(job.settings)
+        content, styles = self._inputs(job)
+        cancel = CancelToken()
+        reporter = Reporter(self.store, job, self.server, None, 0, 0, cancel, self.stop, self.parent,
+                            spectrogram_image)
+        config = replace(settings, device=self.device)
+        sound = self._attempt(job, reporter, lambda: stylize_audio(
+            load_sound(content, "content"), load_sound(styles[0], "style"), config, callbacks=[reporter],
+            cancel=cancel))
+        if sound is None:
+            return
+        save_audio(sound, self.store.folder(job.id) / result_name(job.kind))
+        reporter.close({"step": reporter.total, "state": "done"})
         self.store.finish(job, "done")
 
     def _stopped(self, job: Job, reporter: Reporter, stop: Cancelled) -> None:
@@ -269,22 +295,36 @@ class Worker:
         settings = ApplyConfig.from_dict(job.settings)
         content, _ = self._inputs(job)
         model = Path(self.server.models or ".") / job.inputs["model"]
-        reporter = Reporter(self.store, job, self.server, None, 0, 1, CancelToken(), self.stop, self.parent, None)
+        reporter = Reporter(self.store, job, self.server, None, 0, 1, CancelToken(), self.stop, self.parent)
         began = time.monotonic()
         try:
-            image = apply_style_network(model, content, replace(settings, device=self.device()))
+            image = apply_style_network(model, content, replace(settings, device=self.device))
         finally:
             reporter.close({"task": "apply", "stage": "apply", "step": 1, "total": 1,
                             "elapsed": time.monotonic() - began, "eta": 0.0, "preview_step": 1})
         metadata = provenance("apply", settings, {"content": job.inputs["content"]["name"], "model": job.inputs["model"]})
-        save_image(image, self.store.folder(job.id) / "result.png", metadata)
+        save_image(image, self.store.folder(job.id) / result_name(job.kind), metadata)
         save_image(image, self.store.folder(job.id) / "preview.jpg")
         self.store.finish(job, "done")
 
 
-def main(root: str, server: dict[str, Any], index: int, parent: int) -> None:
-    """The entry point of worker ``index`` (a spawned process): run jobs until SIGTERM or until the
-    server process ``parent`` is gone."""
+def worker_devices(workers: int | None, cuda_devices: int) -> list[str]:
+    """The device of each worker process, in order: with ``cuda_devices`` GPUs, ``workers`` of them
+    (default: one per GPU), worker i pinned to ``cuda:i`` (modulo the count: more workers than GPUs
+    share them); without, ``workers`` (default 1) on the CPU."""
+    if cuda_devices > 0:
+        return [f"cuda:{i % cuda_devices}" for i in range(workers or cuda_devices)]
+    return ["cpu"] * (workers or 1)
+
+
+def cuda_devices() -> int:
+    """How many CUDA devices this machine has (0 without CUDA)."""
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+
+def main(root: str, server: dict[str, Any], device: str, parent: int) -> None:
+    """The entry point of a worker on ``device`` (a spawned process): run jobs until SIGTERM or until
+    the server process ``parent`` is gone."""
     _die_with_parent()
     # A local flag set by SIGTERM rather than a multiprocessing.Event: setting one of those blocks
     # for good once a process that waited on it has died.
@@ -292,33 +332,36 @@ def main(root: str, server: dict[str, Any], index: int, parent: int) -> None:
     signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the server, which stops the workers
     config = ServerConfig.from_dict(server)
-    torch.set_num_threads(max(1, (os.cpu_count() or 1) // config.workers))
-    Worker(Path(root), config, index, stop, parent).loop()
+    if device.startswith("cuda"):
+        torch.cuda.set_device(device)  # what any "cuda" without an index means in this process
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // (config.workers or 1)))
+    Worker(Path(root), config, device, stop, parent).loop()
 
 
-def start_worker(root: Path, server: ServerConfig, index: int) -> multiprocessing.process.BaseProcess:
-    """Start worker ``index`` on ``root`` (spawned: no fork of a process that holds threads and sockets)."""
+def start_worker(root: Path, server: ServerConfig, index: int, device: str) -> multiprocessing.process.BaseProcess:
+    """Start worker ``index`` on ``root``, pinned to ``device`` (spawned: no fork of a process that
+    holds threads and sockets)."""
     process = multiprocessing.get_context("spawn").Process(
-        target=main, args=(str(root), server.to_dict(), index, os.getpid()), name=f"brushwork-worker-{index}",
+        target=main, args=(str(root), server.to_dict(), device, os.getpid()), name=f"brushwork-worker-{index}",
         daemon=True)
     process.start()
     return process
 
 
-def start_workers(root: Path, server: ServerConfig) -> list[multiprocessing.process.BaseProcess]:
-    """Start ``server.workers`` worker processes on ``root``."""
-    return [start_worker(root, server, index) for index in range(server.workers)]
+def start_workers(root: Path, server: ServerConfig, devices: list[str]) -> list[multiprocessing.process.BaseProcess]:
+    """Start one worker process on ``root`` per entry of ``devices`` (see :func:`worker_devices`)."""
+    return [start_worker(root, server, index, device) for index, device in enumerate(devices)]
 
 
-def replace_dead(processes: list[multiprocessing.process.BaseProcess], store: JobStore, server: ServerConfig
-                 ) -> int:
+def replace_dead(processes: list[multiprocessing.process.BaseProcess], devices: list[str], store: JobStore,
+                 server: ServerConfig) -> int:
     """Put back in the queue the job of each worker that died (killed, out of memory), and start
-    another worker in its place; returns how many were replaced."""
+    another worker on its device in its place; returns how many were replaced."""
     replaced = 0
     for index, process in enumerate(processes):
         if not process.is_alive() and process.pid is not None:
             store.requeue_claims_of(process.pid)
-            processes[index] = start_worker(store.root, server, index)
+            processes[index] = start_worker(store.root, server, index, devices[index])
             replaced += 1
     return replaced
 

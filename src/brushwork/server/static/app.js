@@ -1,10 +1,12 @@
-// The brushwork page: one form that posts a stylize job, one view that follows it through the
-// event stream, and the history from GET /v1/jobs. No build step, no libraries.
+// The brushwork page: one form that posts a stylize job (or an apply job: a trained network), one
+// view that follows it through the event stream, and the history from GET /v1/jobs. No build step,
+// no libraries.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
 const state = { token: localStorage.getItem("brushwork-token"), defaults: {}, example: null,
-                examplePhoto: false, job: null, stream: null, urls: [] };
+                examplePhoto: false, kind: "stylize", job: null, stream: null, urls: [] };
+const FINAL = ["done", "failed", "cancelled"];
 
 // -- talking to the API ------------------------------------------------------------------------
 
@@ -94,6 +96,7 @@ function styleWeight() {
 
 function showSettings() {
   $("size-out").textContent = `${$("size").value} px`;
+  $("strength-out").textContent = `${$("strength").value}%`;
   $("style_weight-out").textContent = `×${(styleWeight() / state.defaults.style_weight).toPrecision(2)}`;
 }
 
@@ -136,6 +139,42 @@ function selectExample(name) {
   }
 }
 
+// Show the controls of one kind of job ("stylize" or "apply") and hide the other's.
+function setKind(kind) {
+  state.kind = kind;
+  document.querySelectorAll("[data-kind]").forEach((el) => { el.hidden = el.dataset.kind !== kind; });
+  $("paint").textContent = kind === "apply" ? "Apply the style" : "Paint";
+  clearErrors();
+}
+
+// The settings fields of a stylize job: the painting (a file or a bundled one), its strength,
+// quality, iterations and the optional masks. Returns false after showing what is missing.
+function stylizeFields(form) {
+  if ($("style").files[0]) form.append("style", $("style").files[0]);
+  else if (state.example) form.append("style_example", state.example);
+  else {
+    showError("style", "Choose a painting or one of the bundled styles.");
+    return false;
+  }
+  form.append("style_weight", styleWeight().toPrecision(4));
+  form.append("quality", $("quality").value);
+  if (Number($("iterations").value) !== state.defaults.iterations) form.append("iterations", $("iterations").value);
+  for (const mask of ["content_mask", "style_masks"]) if ($(mask).files[0]) form.append(mask, $(mask).files[0]);
+  return true;
+}
+
+// The fields of an apply job: the network and how much of its style to blend in.
+function applyFields(form) {
+  if (!$("model").value) {
+    showError("model", "Choose a style network.");
+    return false;
+  }
+  form.append("kind", "apply");
+  form.append("model", $("model").value);
+  form.append("strength", String(Number($("strength").value) / 100));
+  return true;
+}
+
 async function submit(event) {
   event.preventDefault();
   clearErrors();
@@ -143,14 +182,9 @@ async function submit(event) {
   if ($("content").files[0]) form.append("content", $("content").files[0]);
   else if (state.examplePhoto) form.append("content", await (await fetch("/static/examples/village.jpg")).blob(), "village.jpg");
   else return showError("content", "Choose a photo first.");
-  if ($("style").files[0]) form.append("style", $("style").files[0]);
-  else if (state.example) form.append("style_example", state.example);
-  else return showError("style", "Choose a painting or one of the bundled styles.");
+  if (!(state.kind === "apply" ? applyFields(form) : stylizeFields(form))) return;
   form.append("size", $("size").value);
-  form.append("style_weight", styleWeight().toPrecision(4));
   form.append("preserve_colors", $("preserve_colors").value);
-  form.append("quality", $("quality").value);
-  if (Number($("iterations").value) !== state.defaults.iterations) form.append("iterations", $("iterations").value);
   $("paint").disabled = true;
   try {
     const answer = await api("/v1/jobs", { method: "POST", body: form });
@@ -186,7 +220,7 @@ function showProgress(p) {
 
 async function showState(job) {
   state.job = job;
-  const finished = ["done", "failed", "cancelled"].includes(job.state);
+  const finished = FINAL.includes(job.state);
   $("cancel").hidden = finished;
   $("job-title").textContent = { queued: "Waiting for a worker", running: "Painting", done: "Finished",
                                   failed: "Failed", cancelled: "Cancelled" }[job.state];
@@ -197,12 +231,16 @@ async function showState(job) {
   if (job.state === "done") {
     $("status").textContent = `done in ${seconds(job.finished - job.started)}`;
     $("progress").value = $("progress").max;
-    $("after").src = await imageUrl(job.urls.result);
+    const sound = job.kind === "audio";
+    if (sound) $("sound-result").src = await imageUrl(job.urls.result);
+    else $("after").src = await imageUrl(job.urls.result);
     $("download").href = await imageUrl(job.urls.result);
-    $("download").setAttribute("download", `brushwork-${job.id}.png`);
+    $("download").setAttribute("download", `brushwork-${job.id}.${sound ? "wav" : "png"}`);
+    $("download").textContent = sound ? "Download WAV" : "Download PNG";
     $("download").hidden = false;
-    $("slider").value = 50;
+    $("slider").value = sound ? 100 : 50;
     slide();
+    if (sound && job.urls.preview) $("after").src = await imageUrl(`${job.urls.preview}?step=${job.progress.preview_step}`);
   } else if (job.urls.preview) {
     $("after").src = await imageUrl(`${job.urls.preview}?step=${job.progress.preview_step}`);
   }
@@ -219,10 +257,18 @@ async function openJob(job) {
   $("progress").value = 0;
   $("slider").value = 100;
   slide();
-  $("before").src = await imageUrl(job.urls.content);
+  // An audio job (from the API) shows its spectrogram as it forms, and plays the sounds.
+  const sound = job.kind === "audio";
+  $("sound").hidden = !sound;
+  $("slider").hidden = sound;
+  $("before").hidden = sound;
+  $("sound-result").removeAttribute("src");
+  if (sound) $("sound-content").src = await imageUrl(job.urls.content);
+  else $("before").src = await imageUrl(job.urls.content);
+  $("after").alt = sound ? "the spectrogram of the sound so far" : "the painting so far";
   await showState(job);
   $("job").scrollIntoView({ behavior: "smooth", block: "start" });
-  if (["done", "failed", "cancelled"].includes(job.state)) return;
+  if (FINAL.includes(job.state)) return;
   const controller = new AbortController();
   state.stream = controller;
   follow(job.urls.events, async (name, data) => {
@@ -262,11 +308,12 @@ async function loadHistory() {
     open.className = `history-item ${job.state}`;
     const picture = document.createElement("img");
     picture.alt = "";
-    const source = job.urls.result || job.urls.preview || job.urls.content;
-    imageUrl(source).then((url) => { picture.src = url; });
+    const source = job.kind === "audio" ? job.urls.preview : job.urls.result || job.urls.preview || job.urls.content;
+    if (source) imageUrl(source).then((url) => { picture.src = url; });
     const label = document.createElement("span");
     const when = new Date(job.created * 1000).toLocaleString();
-    label.textContent = `${job.inputs.content} · ${job.state} · ${when}`;
+    const how = { apply: ` · ${job.inputs.model}`, audio: " · sound" }[job.kind] || "";
+    label.textContent = `${job.inputs.content}${how} · ${job.state} · ${when}`;
     open.append(picture, label);
     open.addEventListener("click", () => openJob(job));
     item.append(open);
@@ -286,6 +333,18 @@ async function start() {
   $("iterations").value = state.defaults.iterations;
   $("preserve_colors").value = state.defaults.preserve_colors;
   $("quality").value = info.settings.quality.default;
+  const apply = (info.settings_by_kind || {}).apply || {};
+  $("strength").value = Math.round(100 * (apply.strength ? apply.strength.default : 1));
+  for (const name of info.models) $("model").append(new Option(name.replace(/\.[a-z]+$/, ""), name));
+  $("kind-apply").disabled = !info.kinds.includes("apply") || info.models.length === 0;
+  $("kind-help").hidden = !$("kind-apply").disabled;
+  document.querySelectorAll("input[name=kind]").forEach((radio) => {
+    radio.addEventListener("change", () => setKind(radio.value));
+  });
+  // A reload may keep the last choice checked; one that is no longer offered falls back to painting.
+  const chosen = document.querySelector("input[name=kind]:checked");
+  if (!chosen || chosen.disabled) document.querySelector("input[name=kind][value=stylize]").checked = true;
+  setKind(document.querySelector("input[name=kind]:checked").value);
   for (const name of info.examples) {
     const label = document.createElement("label");
     label.className = "example";
@@ -315,7 +374,9 @@ async function start() {
   });
   $("size").addEventListener("input", showSettings);
   $("style_weight").addEventListener("input", showSettings);
+  $("strength").addEventListener("input", showSettings);
   $("job-form").addEventListener("submit", submit);
+  $("paint").disabled = false;  // disabled in the page until the form can be sent by this script
   $("cancel").addEventListener("click", cancel);
   $("slider").addEventListener("input", slide);
   $("new-job").addEventListener("click", () => { $("job-form").scrollIntoView({ behavior: "smooth" }); $("content").focus(); });
