@@ -45,7 +45,7 @@ def test_stylize_events_are_json_and_render_a_preview_only_when_asked(tiny_backb
     assert [(d["stage"], d["step"], d["total"], d["size"]) for d in data] == [
         ("scale 1/2", 1, 5, 32), ("scale 1/2", 2, 5, 32), ("scale 1/2", 3, 5, 32), ("scale 2/2", 4, 5, 64),
         ("scale 2/2", 5, 5, 64)]
-    assert all(d["task"] == "stylize" and set(d["losses"]) == {"content", "style", "tv", "total"} for d in data)
+    assert all(d["task"] == "stylize" and set(d["losses"]) == {"content", "style", "layout", "tv", "total"} for d in data)
     assert all(d["preview"] is True and "render" not in d for d in data), "no tensor in the JSON"
     elapsed = [d["elapsed"] for d in data]
     assert elapsed == sorted(elapsed) and data[-1]["eta"] == 0.0 and data[0]["eta"] > 0
