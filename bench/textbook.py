@@ -25,7 +25,7 @@ from pathlib import Path
 
 import torch
 
-from brushwork.nets.vgg import CAFFE_MEAN_BGR, Backbone
+from brushwork.nets.vgg import CAFFE_MEAN_BGR, PREPROCESSORS, Backbone
 from brushwork.nets.weights import load_backbone
 
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
@@ -38,10 +38,6 @@ def _gram(f: torch.Tensor) -> torch.Tensor:
     _, c, h, w = f.shape
     flat = f.reshape(c, h * w)
     return flat @ flat.T / (h * w)
-
-
-def _to_caffe(rgb: torch.Tensor) -> torch.Tensor:
-    return rgb.flip(1) * 255.0 - rgb.new_tensor(CAFFE_MEAN_BGR).view(1, 3, 1, 1)
 
 
 def _to_rgb(caffe: torch.Tensor) -> torch.Tensor:
@@ -57,9 +53,9 @@ def textbook(backbone: Backbone, content: torch.Tensor, style: torch.Tensor, eva
     trunk = backbone.trunk
     layers = (*STYLE_LAYERS, CONTENT_LAYER)
     with torch.no_grad():
-        target = trunk(_to_caffe(content), (CONTENT_LAYER,))[CONTENT_LAYER]
-        grams = {name: _gram(f) for name, f in trunk(_to_caffe(style), STYLE_LAYERS).items()}
-    image = _to_caffe(content).clone().requires_grad_(True)
+        target = trunk(PREPROCESSORS["caffe"](content), (CONTENT_LAYER,))[CONTENT_LAYER]
+        grams = {name: _gram(f) for name, f in trunk(PREPROCESSORS["caffe"](style), STYLE_LAYERS).items()}
+    image = PREPROCESSORS["caffe"](content).clone().requires_grad_(True)
     optimizer = torch.optim.LBFGS([image], max_iter=evaluations, max_eval=evaluations,
                                   tolerance_grad=-1.0, tolerance_change=-1.0, history_size=100)
     count = 0

@@ -21,6 +21,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from brushwork.colour import rgb_to_yiq
 from brushwork.config import LAYOUT_FACTOR
 from brushwork.image import resize
 
@@ -85,9 +86,8 @@ def style_layer_loss(gram: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 def layout(image: torch.Tensor, factor: int) -> torch.Tensor:
     """The light and dark of RGB [B,3,H,W] in [0,1]: its luminance (BT.601) resized to 1/``factor`` of
     each side (at least 1 px), [B,1,H/factor,W/factor] in [0,1]."""
-    y = 0.299 * image[:, 0:1] + 0.587 * image[:, 1:2] + 0.114 * image[:, 2:3]
     h, w = image.shape[-2:]
-    return resize(y, max(1, h // factor), max(1, w // factor))
+    return resize(rgb_to_yiq(image)[:, :1], max(1, h // factor), max(1, w // factor))
 
 
 def total_variation(image: torch.Tensor) -> torch.Tensor:

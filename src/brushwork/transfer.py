@@ -84,7 +84,9 @@ class Objective(nn.Module):
                     share = float(region.mean())
                     if w > 0 and share > 0:
                         self._add_style(layer, StyleLoss(g[layer], weight * share * w / max(blend), region))
-        self.layout = LayoutLoss(match_palette(content, styles, blend), config.effective_layout_weight())
+        layout_weight = config.effective_layout_weight()
+        # Off by default from the photo: a term of weight 0 is reported as 0, not computed every iteration.
+        self.layout = LayoutLoss(match_palette(content, styles, blend), layout_weight) if layout_weight > 0 else None
         self.tv = TVLoss(config.tv_weight)
 
     def _add_style(self, layer: str, loss: StyleLoss) -> None:
@@ -112,7 +114,7 @@ class Objective(nn.Module):
                 "style": sum(loss(features[layer]) for layer, loss in zip(self.style_layers, self.style)),
             }
         terms = {name: term.float() for name, term in terms.items()}
-        terms["layout"] = self.layout(image)
+        terms["layout"] = self.layout(image) if self.layout is not None else image.new_zeros(())
         terms["tv"] = self.tv(image)
         terms["total"] = terms["content"] + terms["style"] + terms["layout"] + terms["tv"]
         return terms
