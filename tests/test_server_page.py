@@ -130,6 +130,8 @@ def test_an_apply_job_is_listed_and_downloadable_after_a_server_restart(
     server_process.append(start_server(data, tiny_weights, port, "--models", models))
     page = browser.new_page(viewport={"width": 1100, "height": 1000})
     page.goto(f"http://127.0.0.1:{port}")
+    # the page's start-up has listed the models and wired the choice of kind (keys pressed before act on its end)
+    page.wait_for_selector("#model option", state="attached")
     page.focus("input[name=kind][value=stylize]")
     page.keyboard.press("ArrowRight")  # the keyboard picks the trained network instead of a painting
     assert page.is_checked("#kind-apply") and page.is_visible("#model") and not page.is_visible("#drop-style")
