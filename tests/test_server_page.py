@@ -165,7 +165,7 @@ def _wav(path: Path, samples: object) -> Path:
 
 
 def test_an_audio_job_from_the_page(site: str, browser: object, tmp_path: Path, shots: Path) -> None:
-    tune, rain = _wav(tmp_path / "tune.wav", melody(1.0)), _wav(tmp_path / "rain.wav", bursts(1.0))
+    tune, rain = _wav(tmp_path / "tune.wav", melody(0.5)), _wav(tmp_path / "rain.wav", bursts(0.5))
     page = browser.new_page(viewport={"width": 390, "height": 844})  # a phone
     page.goto(site)
     page.focus("input[name=kind][value=stylize]")
@@ -191,7 +191,7 @@ def test_an_audio_job_from_the_page(site: str, browser: object, tmp_path: Path, 
     page.wait_for_function("document.getElementById('job-title').textContent === 'Cancelled'", timeout=60_000)
     assert page.evaluate("document.documentElement.scrollWidth") <= 390, "nothing sticks out sideways"
     page.click("#new-job")
-    page.fill("#iterations", "3")
+    page.fill("#iterations", "1")
     page.click("#paint")
     page.wait_for_function("document.getElementById('job-title').textContent === 'Finished'", timeout=300_000)
     assert page.text_content("#download") == "Download WAV"
