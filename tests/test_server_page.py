@@ -1,7 +1,8 @@
 """The web page in real headless Chromium (Debian's /usr/bin/chromium driven by Playwright): upload,
 watch the progress, download, cancel, errors next to their control, history after a reload and after
-a server restart, apply jobs with a trained network, and a phone-sized layout. Screenshots go to
-the test's folder (BRUSHWORK_SCREENSHOTS=DIR keeps them)."""
+a server restart, apply jobs with a trained network, audio jobs (offered only where the server runs
+them), and a phone-sized layout. Screenshots go to the test's folder (BRUSHWORK_SCREENSHOTS=DIR
+keeps them)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from audio_signals import RATE, bursts, melody
 from feedforward_fixtures import photo_dir, session_backbone, style_file, tiny_model  # noqa: F401
 from server_fixtures import free_port, image_bytes, server_process, start_server, tiny_weights  # noqa: F401
 
@@ -155,4 +157,73 @@ def test_an_apply_job_is_listed_and_downloadable_after_a_server_restart(
     saved = tmp_path / "download.png"
     download.value.save_as(saved)
     assert saved.read_bytes().startswith(b"\x89PNG")
+    page.close()
+
+
+def _wav(path: Path, samples: object) -> Path:
+    soundfile = pytest.importorskip("soundfile")
+    soundfile.write(path, samples, RATE, subtype="PCM_16")
+    return path
+
+
+def test_an_audio_job_from_the_page(site: str, browser: object, tmp_path: Path, shots: Path) -> None:
+    tune, rain = _wav(tmp_path / "tune.wav", melody(0.5)), _wav(tmp_path / "rain.wav", bursts(0.5))
+    page = browser.new_page(viewport={"width": 390, "height": 844})  # a phone
+    page.goto(site)
+    page.focus("input[name=kind][value=stylize]")
+    page.keyboard.press("ArrowRight")  # past Quick style (no --models here) to sounds, by keyboard
+    assert page.is_checked("#kind-audio") and page.is_visible("#drop-content_sound")
+    assert not page.is_visible("#drop-content") and not page.is_visible("#size"), "a sound has no photo or size"
+    page.click("#paint")  # nothing chosen: the error stands next to the sound
+    assert "sound" in page.text_content("#error-content_sound")
+    page.set_input_files("#content_sound", {"name": "notes.wav", "mimeType": "audio/wav", "buffer": b"not a sound"})
+    page.set_input_files("#style_sound", str(rain))
+    assert page.is_visible("#style_sound-player") and page.text_content("#style_sound-name") == "rain.wav"
+    page.click("#paint")  # the server's 422 on "content" stands next to the sound's control
+    page.wait_for_function("document.getElementById('error-content_sound').textContent.includes('not a sound')")
+    assert page.get_attribute("#content_sound", "aria-invalid") == "true"
+    page.set_input_files("#content_sound", str(tune))
+    page.click(".more summary")
+    page.fill("#iterations", "100000")
+    page.click("#paint")
+    page.wait_for_function("document.getElementById('progress').value > 0", timeout=300_000)
+    page.wait_for_function("document.getElementById('after').src.includes('/preview')")  # the spectrogram
+    assert page.is_visible("#sound-content") and not page.is_visible("#slider")
+    page.click("#cancel")
+    page.wait_for_function("document.getElementById('job-title').textContent === 'Cancelled'", timeout=60_000)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390, "nothing sticks out sideways"
+    page.click("#new-job")
+    page.fill("#iterations", "1")
+    page.click("#paint")
+    page.wait_for_function("document.getElementById('job-title').textContent === 'Finished'", timeout=300_000)
+    assert page.text_content("#download") == "Download WAV"
+    assert "/result" in page.get_attribute("#sound-result", "src")
+    page.screenshot(path=str(shots / "page-phone-audio.png"), full_page=True)
+    with page.expect_download() as download:
+        page.click("#download")
+    saved = tmp_path / "download.wav"
+    download.value.save_as(saved)
+    assert saved.read_bytes()[:4] == b"RIFF" and download.value.suggested_filename.endswith(".wav")
+    page.reload()  # the history lists both sounds by their spectrograms, with no broken picture
+    page.wait_for_function("document.querySelectorAll('#history .history-item').length >= 2")
+    assert "tune.wav · sound · done" in page.text_content("#history")
+    page.wait_for_function("[...document.querySelectorAll('#history img')].every((img) => img.complete "
+                           "&& img.naturalWidth > 0)")
+    page.close()
+
+
+def test_sounds_are_not_offered_by_a_server_without_audio(site: str, browser: object) -> None:
+    page = browser.new_page()
+
+    def without_audio(route: object) -> None:
+        info = route.fetch().json()
+        info["kinds"].remove("audio")
+        del info["settings_by_kind"]["audio"]
+        route.fulfill(json=info)
+
+    page.route("**/v1/models", without_audio)
+    page.goto(site)
+    page.wait_for_selector("#paint:not([disabled])")
+    assert not page.is_visible("#kind-audio-choice") and page.is_disabled("#kind-audio")
+    assert page.is_visible("#drop-content") and not page.is_visible("#drop-content_sound")
     page.close()

@@ -1,6 +1,6 @@
-// The brushwork page: one form that posts a stylize job (or an apply job: a trained network), one
-// view that follows it through the event stream, and the history from GET /v1/jobs. No build step,
-// no libraries.
+// The brushwork page: one form that posts a stylize job (or an apply job: a trained network; or an
+// audio job: a sound in the texture of another), one view that follows it through the event stream,
+// and the history from GET /v1/jobs. No build step, no libraries.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
@@ -35,9 +35,9 @@ function askToken() {
   });
 }
 
-// An image URL of the API as something an <img> can show: the URL itself without a token, else a
-// blob fetched with the bearer header.
-async function imageUrl(url) {
+// A file URL of the API as something an <img> or <audio> can load: the URL itself without a token,
+// else a blob fetched with the bearer header.
+async function mediaUrl(url) {
   if (!state.token) return url;
   const answer = await api(url);
   const blobUrl = URL.createObjectURL(await answer.blob());
@@ -72,7 +72,10 @@ async function follow(url, onEvent, signal) {
 // -- the form ----------------------------------------------------------------------------------
 
 function showError(field, message) {
-  const target = { style_example: "style", settings: "form", body: "form", queue: "form" }[field] || field;
+  // The server names an audio job's sounds "content" and "style", as a painting's pictures.
+  const sounds = state.kind === "audio" ? { content: "content_sound", style: "style_sound" } : {};
+  const target = sounds[field] || { style_example: "style", settings: "form", body: "form", queue: "form" }[field]
+    || field;
   const box = $(`error-${target}`) || $("error-form");
   box.textContent = message;
   const control = $(target);
@@ -88,28 +91,38 @@ function clearErrors() {
   document.querySelectorAll("[aria-invalid]").forEach((el) => el.removeAttribute("aria-invalid"));
 }
 
-function styleWeight() {
+// The server's default of a setting of the chosen kind of job (each kind has its own).
+function byDefault(name) {
+  return state.defaults[state.kind][name];
+}
+
+function styleFactor() {
   // The slider is logarithmic around the server's default: its middle is the default, each end 30x.
-  const s = Number($("style_weight").value);
-  return state.defaults.style_weight * Math.pow(30, (s - 50) / 50);
+  return Math.pow(30, (Number($("style_weight").value) - 50) / 50);
 }
 
 function showSettings() {
   $("size-out").textContent = `${$("size").value} px`;
   $("strength-out").textContent = `${$("strength").value}%`;
-  $("style_weight-out").textContent = `×${(styleWeight() / state.defaults.style_weight).toPrecision(2)}`;
+  $("style_weight-out").textContent = `×${styleFactor().toPrecision(2)}`;
 }
 
-function preview(input, thumb, drop) {
-  const file = input.files[0];
-  if (!file) return;
-  $(thumb).src = URL.createObjectURL(file);
-  $(thumb).hidden = false;
-  $(drop).classList.add("filled");
+// Show a chosen file in ``element`` (an <img> or <audio>), freeing the one it showed before.
+function showLocal(element, file) {
+  if (element.src.startsWith("blob:")) URL.revokeObjectURL(element.src);
+  element.src = URL.createObjectURL(file);
+  element.hidden = false;
 }
 
-function wireDrop(dropId, inputId, thumbId) {
-  const drop = $(dropId), input = $(inputId);
+function showSound(inputId, file) {
+  $(`${inputId}-name`).textContent = file.name;
+  $(`${inputId}-name`).hidden = false;
+  showLocal($(`${inputId}-player`), file);
+}
+
+// A drop zone (the label "drop-ID") over the file input ID; ``show`` shows the chosen file.
+function wireDrop(inputId, show) {
+  const drop = $(`drop-${inputId}`), input = $(inputId);
   drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("over"); });
   drop.addEventListener("dragleave", () => drop.classList.remove("over"));
   drop.addEventListener("drop", (e) => {
@@ -122,9 +135,9 @@ function wireDrop(dropId, inputId, thumbId) {
   });
   input.addEventListener("change", () => {
     clearErrors();
-    preview(input, thumbId, dropId);
-    if (inputId === "style") selectExample(null);
-    if (inputId === "content") state.examplePhoto = false;
+    if (!input.files[0]) return;
+    drop.classList.add("filled");
+    show(input.files[0]);
   });
 }
 
@@ -139,32 +152,55 @@ function selectExample(name) {
   }
 }
 
-// Show the controls of one kind of job ("stylize" or "apply") and hide the other's.
+// Show the controls of one kind of job ("stylize", "apply" or "audio"; an element's data-kind lists
+// the kinds it belongs to) and hide the others'.
 function setKind(kind) {
   state.kind = kind;
-  document.querySelectorAll("[data-kind]").forEach((el) => { el.hidden = el.dataset.kind !== kind; });
-  $("paint").textContent = kind === "apply" ? "Apply the style" : "Paint";
+  document.querySelectorAll("[data-kind]").forEach((el) => { el.hidden = !el.dataset.kind.split(" ").includes(kind); });
+  $("paint").textContent = { stylize: "Paint", apply: "Apply the style", audio: "Restyle the sound" }[kind];
+  if (byDefault("iterations") !== undefined) $("iterations").value = byDefault("iterations");
   clearErrors();
 }
 
-// The settings fields of a stylize job: the painting (a file or a bundled one), its strength,
-// quality, iterations and the optional masks. Returns false after showing what is missing.
-function stylizeFields(form) {
+// The fields of every picture job: the photo (a file or the example), its size and colours.
+// Returns false after showing what is missing (as each ...Fields function below).
+async function photoFields(form) {
+  if ($("content").files[0]) form.append("content", $("content").files[0]);
+  else if (state.examplePhoto) form.append("content", await (await fetch("/static/examples/village.jpg")).blob(), "village.jpg");
+  else {
+    showError("content", "Choose a photo first.");
+    return false;
+  }
+  form.append("size", $("size").value);
+  form.append("preserve_colors", $("preserve_colors").value);
+  return true;
+}
+
+// The fields that paintings and sounds share: the style strength and, when changed, the iterations.
+function effortFields(form) {
+  form.append("style_weight", (byDefault("style_weight") * styleFactor()).toPrecision(4));
+  if (Number($("iterations").value) !== byDefault("iterations")) form.append("iterations", $("iterations").value);
+}
+
+// The fields of a stylize job: the photo's, the painting (a file or a bundled one), its strength,
+// quality, iterations and the optional masks.
+async function stylizeFields(form) {
+  if (!(await photoFields(form))) return false;
   if ($("style").files[0]) form.append("style", $("style").files[0]);
   else if (state.example) form.append("style_example", state.example);
   else {
     showError("style", "Choose a painting or one of the bundled styles.");
     return false;
   }
-  form.append("style_weight", styleWeight().toPrecision(4));
+  effortFields(form);
   form.append("quality", $("quality").value);
-  if (Number($("iterations").value) !== state.defaults.iterations) form.append("iterations", $("iterations").value);
   for (const mask of ["content_mask", "style_masks"]) if ($(mask).files[0]) form.append(mask, $(mask).files[0]);
   return true;
 }
 
-// The fields of an apply job: the network and how much of its style to blend in.
-function applyFields(form) {
+// The fields of an apply job: the photo's, the network and how much of its style to blend in.
+async function applyFields(form) {
+  if (!(await photoFields(form))) return false;
   if (!$("model").value) {
     showError("model", "Choose a style network.");
     return false;
@@ -175,16 +211,29 @@ function applyFields(form) {
   return true;
 }
 
+// The fields of an audio job: the sound, the sound whose texture to take, where to start, the
+// style strength and iterations.
+function audioFields(form) {
+  const missing = [["content_sound", "Choose a sound first."], ["style_sound", "Choose the sound whose texture to take."]]
+    .find(([id]) => !$(id).files[0]);
+  if (missing) {
+    showError(...missing);
+    return false;
+  }
+  form.append("kind", "audio");
+  form.append("content", $("content_sound").files[0]);
+  form.append("style", $("style_sound").files[0]);
+  form.append("init", $("init").value);
+  effortFields(form);
+  return true;
+}
+
 async function submit(event) {
   event.preventDefault();
   clearErrors();
   const form = new FormData();
-  if ($("content").files[0]) form.append("content", $("content").files[0]);
-  else if (state.examplePhoto) form.append("content", await (await fetch("/static/examples/village.jpg")).blob(), "village.jpg");
-  else return showError("content", "Choose a photo first.");
-  if (!(state.kind === "apply" ? applyFields(form) : stylizeFields(form))) return;
-  form.append("size", $("size").value);
-  form.append("preserve_colors", $("preserve_colors").value);
+  const fields = { stylize: stylizeFields, apply: applyFields, audio: audioFields }[state.kind];
+  if (!(await fields(form))) return;
   $("paint").disabled = true;
   try {
     const answer = await api("/v1/jobs", { method: "POST", body: form });
@@ -221,9 +270,10 @@ function showProgress(p) {
 async function showState(job) {
   state.job = job;
   const finished = FINAL.includes(job.state);
+  const sound = job.kind === "audio";
   $("cancel").hidden = finished;
-  $("job-title").textContent = { queued: "Waiting for a worker", running: "Painting", done: "Finished",
-                                  failed: "Failed", cancelled: "Cancelled" }[job.state];
+  $("job-title").textContent = { queued: "Waiting for a worker", running: sound ? "Restyling the sound" : "Painting",
+                                  done: "Finished", failed: "Failed", cancelled: "Cancelled" }[job.state];
   if (job.progress) showProgress(job.progress);
   if (job.state === "queued") $("status").textContent = "waiting in the queue…";
   if (job.state === "failed") $("error-job").textContent = job.error;
@@ -231,18 +281,17 @@ async function showState(job) {
   if (job.state === "done") {
     $("status").textContent = `done in ${seconds(job.finished - job.started)}`;
     $("progress").value = $("progress").max;
-    const sound = job.kind === "audio";
-    if (sound) $("sound-result").src = await imageUrl(job.urls.result);
-    else $("after").src = await imageUrl(job.urls.result);
-    $("download").href = await imageUrl(job.urls.result);
+    if (sound) $("sound-result").src = await mediaUrl(job.urls.result);
+    else $("after").src = await mediaUrl(job.urls.result);
+    $("download").href = await mediaUrl(job.urls.result);
     $("download").setAttribute("download", `brushwork-${job.id}.${sound ? "wav" : "png"}`);
     $("download").textContent = sound ? "Download WAV" : "Download PNG";
     $("download").hidden = false;
     $("slider").value = sound ? 100 : 50;
     slide();
-    if (sound && job.urls.preview) $("after").src = await imageUrl(`${job.urls.preview}?step=${job.progress.preview_step}`);
+    if (sound && job.urls.preview) $("after").src = await mediaUrl(`${job.urls.preview}?step=${job.progress.preview_step}`);
   } else if (job.urls.preview) {
-    $("after").src = await imageUrl(`${job.urls.preview}?step=${job.progress.preview_step}`);
+    $("after").src = await mediaUrl(`${job.urls.preview}?step=${job.progress.preview_step}`);
   }
 }
 
@@ -263,9 +312,12 @@ async function openJob(job) {
   $("slider").hidden = sound;
   $("before").hidden = sound;
   $("sound-result").removeAttribute("src");
-  if (sound) $("sound-content").src = await imageUrl(job.urls.content);
-  else $("before").src = await imageUrl(job.urls.content);
+  if (sound) $("sound-content").src = await mediaUrl(job.urls.content);
+  else $("before").src = await mediaUrl(job.urls.content);
   $("after").alt = sound ? "the spectrogram of the sound so far" : "the painting so far";
+  $("spectrogram-help").hidden = !sound;
+  $("compare").classList.toggle("spectrogram", sound);
+  $("new-job").textContent = sound ? "New sound" : "New painting";
   await showState(job);
   $("job").scrollIntoView({ behavior: "smooth", block: "start" });
   if (FINAL.includes(job.state)) return;
@@ -274,7 +326,7 @@ async function openJob(job) {
   follow(job.urls.events, async (name, data) => {
     if (state.job.id !== job.id) return;
     if (name === "progress" && data.step) showProgress(data);
-    else if (name === "preview") $("after").src = await imageUrl(data.url);
+    else if (name === "preview") $("after").src = await mediaUrl(data.url);
     else if (name === "state") { await showState(data); loadHistory(); }
   }, controller.signal).catch(() => {});
 }
@@ -292,6 +344,17 @@ function slide() {
   $("after-clip").style.clipPath = `inset(0 ${100 - Number($("slider").value)}% 0 0)`;
 }
 
+// Back to the form, for a job of the kind just shown.
+function newJob() {
+  const choice = document.querySelector(`input[name=kind][value=${state.job.kind}]:not(:disabled)`);
+  if (choice && !choice.checked) {
+    choice.checked = true;
+    setKind(choice.value);
+  }
+  $("job-form").scrollIntoView({ behavior: "smooth" });
+  $(state.kind === "audio" ? "content_sound" : "content").focus();
+}
+
 // -- history -----------------------------------------------------------------------------------
 
 async function loadHistory() {
@@ -306,10 +369,17 @@ async function loadHistory() {
     const open = document.createElement("button");
     open.type = "button";
     open.className = `history-item ${job.state}`;
-    const picture = document.createElement("img");
-    picture.alt = "";
+    // A sound shows its spectrogram, once it has one; before that a note stands in for it.
     const source = job.kind === "audio" ? job.urls.preview : job.urls.result || job.urls.preview || job.urls.content;
-    if (source) imageUrl(source).then((url) => { picture.src = url; });
+    const picture = document.createElement(source ? "img" : "span");
+    if (source) {
+      picture.alt = "";
+      mediaUrl(source).then((url) => { picture.src = url; });
+    } else {
+      picture.className = "no-picture";
+      picture.textContent = "♪";
+      picture.setAttribute("aria-hidden", "true");
+    }
     const label = document.createElement("span");
     const when = new Date(job.created * 1000).toLocaleString();
     const how = { apply: ` · ${job.inputs.model}`, audio: " · sound" }[job.kind] || "";
@@ -326,18 +396,25 @@ async function loadHistory() {
 async function start() {
   const answer = await api("/v1/models");
   const info = await answer.json();
-  for (const [name, schema] of Object.entries(info.settings)) state.defaults[name] = schema.default;
+  for (const [kind, schemas] of Object.entries(info.settings_by_kind)) {
+    state.defaults[kind] = Object.fromEntries(Object.entries(schemas).map(([name, schema]) => [name, schema.default]));
+  }
+  const { stylize, apply, audio } = state.defaults;
   $("size").max = Math.min(info.limits.max_size, 1024);
-  $("size").value = Math.min(state.defaults.size, Number($("size").max));
+  $("size").value = Math.min(stylize.size, Number($("size").max));
   $("style_weight").value = 50;
-  $("iterations").value = state.defaults.iterations;
-  $("preserve_colors").value = state.defaults.preserve_colors;
+  $("preserve_colors").value = stylize.preserve_colors;
   $("quality").value = info.settings.quality.default;
-  const apply = (info.settings_by_kind || {}).apply || {};
-  $("strength").value = Math.round(100 * (apply.strength ? apply.strength.default : 1));
+  $("strength").value = Math.round(100 * (apply && apply.strength !== undefined ? apply.strength : 1));
   for (const name of info.models) $("model").append(new Option(name.replace(/\.[a-z]+$/, ""), name));
   $("kind-apply").disabled = !info.kinds.includes("apply") || info.models.length === 0;
   $("kind-help").hidden = !$("kind-apply").disabled;
+  // Sounds are offered only where the server runs audio jobs (its [audio] extra is installed).
+  $("kind-audio-choice").hidden = $("kind-audio").disabled = !audio;
+  if (audio) {
+    $("init").value = audio.init;
+    $("sound-limit").textContent = `, at most ${seconds(info.limits.max_audio_seconds)} each`;
+  }
   document.querySelectorAll("input[name=kind]").forEach((radio) => {
     radio.addEventListener("change", () => setKind(radio.value));
   });
@@ -362,8 +439,9 @@ async function start() {
     $("examples").append(label);
   }
   showSettings();
-  wireDrop("drop-content", "content", "content-thumb");
-  wireDrop("drop-style", "style", "style-thumb");
+  wireDrop("content", (file) => { showLocal($("content-thumb"), file); state.examplePhoto = false; });
+  wireDrop("style", (file) => { showLocal($("style-thumb"), file); selectExample(null); });
+  for (const id of ["content_sound", "style_sound"]) wireDrop(id, (file) => showSound(id, file));
   $("use-example-photo").addEventListener("click", () => {
     $("content").value = "";
     state.examplePhoto = true;
@@ -379,7 +457,7 @@ async function start() {
   $("paint").disabled = false;  // disabled in the page until the form can be sent by this script
   $("cancel").addEventListener("click", cancel);
   $("slider").addEventListener("input", slide);
-  $("new-job").addEventListener("click", () => { $("job-form").scrollIntoView({ behavior: "smooth" }); $("content").focus(); });
+  $("new-job").addEventListener("click", newJob);
   await loadHistory();
 }
 
