@@ -1,6 +1,6 @@
-"""One worker of a batch: it runs tasks one after another, loading each network, and the backbone of
-the optimisation, once and keeping them; every problem with a task becomes its result, never an
-exception, so that one bad image does not stop the worker.
+"""One worker of a batch: it runs tasks one after another, a chunk of them a call, loading each
+network, and the backbone of the optimisation, once and keeping them; every problem with a task
+becomes its result, never an exception, so that one bad image does not stop the worker.
 """
 
 from __future__ import annotations
@@ -81,6 +81,15 @@ class Worker:
         except Exception as exc:  # a bug or the device (out of memory): this task fails, the worker goes on
             status, error = FAILED, f"{task.input}: {type(exc).__name__}: {one_line(exc)}"[:500]
         return TaskResult(task, status, time.perf_counter() - began, self.name, error)
+
+    def run_all(self, tasks: list[Task]) -> list[TaskResult]:
+        """Run a chunk of tasks in order, a result each; after ``cancel`` the rest end ``cancelled``
+        without being started."""
+        results = []
+        for task in tasks:
+            stopped = self.cancel is not None and self.cancel.cancelled
+            results.append(TaskResult(task, CANCELLED, 0.0, self.name) if stopped else self.run(task))
+        return results
 
     def _paint(self, task: Task) -> None:
         batch = {"seed": self.settings.seed, "relative": task.relative}
