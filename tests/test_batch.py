@@ -7,6 +7,7 @@ import os
 import signal
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -21,9 +22,11 @@ from brushwork.batch.config import BatchConfig
 from brushwork.batch.manifest import Manifest, read_manifest
 from brushwork.batch.plan import Task, draw, make_plan, style_pool
 from brushwork.batch.scheduler import Summary, WorkerDied, chunk_size, schedule
-from brushwork.batch.worker import DONE, TaskResult
+from brushwork.batch.worker import DONE, FAILED, TaskResult, Worker, WorkerSettings
 from brushwork.cli import main
+from brushwork.config import StyleConfig
 from brushwork.errors import BrushworkError
+from brushwork.feedforward.config import ApplyConfig
 from brushwork.progress import ProgressEvent
 from brushwork.recording import read_provenance
 
@@ -127,6 +130,20 @@ def test_a_chunk_whose_worker_dies_is_retried_image_by_image_so_only_the_culprit
     assert [(r["input"][-5:], r["status"], r["attempts"]) for r in read_manifest(tmp_path / "out")] == [
         ("a.png", "done", 1), ("b.png", "done", 2), ("c.png", "failed", 2), ("d.png", "done", 2),
         ("e.png", "done", 2), ("f.png", "done", 2)]
+
+
+def test_a_retried_task_written_by_its_dead_worker_is_done_and_its_stale_temporary_removed(tmp_path: Path) -> None:
+    out = tmp_path / "out" / "a.jpg"
+    out.parent.mkdir()
+    out.write_bytes(b"written by the worker that died")
+    stale, other = out.with_name(".a.0f1e2d3c.tmp.jpg"), out.with_name(".b.0f1e2d3c.tmp.jpg")
+    stale.write_bytes(b"half"), other.write_bytes(b"another image's")
+    worker = Worker(WorkerSettings(StyleConfig(), ApplyConfig(), 0, False), "cpu", 1)
+    task = Task(tmp_path / "missing.png", out, tmp_path / "s.png", "a.jpg", attempt=1)
+    [result] = worker.run_all([task])
+    assert (result.status, result.error) == (DONE, None) and out.read_bytes() == b"written by the worker that died"
+    assert not stale.exists() and other.exists()  # only this output's temporaries
+    assert worker.run(replace(task, attempt=0)).status == FAILED  # a first attempt paints: its input is missing
 
 
 def test_chunks_follow_the_measured_time_and_shrink_to_a_fair_share_at_the_end() -> None:

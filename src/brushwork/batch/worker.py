@@ -21,7 +21,7 @@ from brushwork.errors import BrushworkError
 from brushwork.feedforward.apply import Engine, open_engine, stylize_with
 from brushwork.feedforward.config import ApplyConfig
 from brushwork.hardware import resolve_device
-from brushwork.image import one_line, save_image
+from brushwork.image import one_line, remove_temporaries, save_image
 from brushwork.nets.vgg import Backbone
 from brushwork.progress import Cancelled, CancelToken
 from brushwork.recording import provenance
@@ -71,6 +71,8 @@ class Worker:
         """Paint ``task``'s output; a task that an earlier worker finished before it died is done."""
         began = time.perf_counter()
         try:
+            if task.attempt:  # a worker died holding it, maybe in the middle of writing it
+                remove_temporaries(task.output)
             if task.attempt == 0 or self.settings.overwrite or not task.output.exists():
                 self._paint(task)
             status, error = DONE, None
