@@ -68,12 +68,13 @@ class Worker:
         self.backbone: Backbone | None = None
 
     def run(self, task: Task) -> TaskResult:
-        """Paint ``task``'s output; a task that an earlier worker finished before it died is done."""
+        """Paint ``task``'s output. An output that exists (without ``overwrite``) is not replaced: the task
+        is done (a worker that died after writing it, or another run, painted it since the plan was made)."""
         began = time.perf_counter()
         try:
-            if task.attempt:  # a worker died holding it, maybe in the middle of writing it
-                remove_temporaries(task.output)
-            if task.attempt == 0 or self.settings.overwrite or not task.output.exists():
+            if self.settings.overwrite or not task.output.exists():
+                if task.attempt:  # a worker died holding it, maybe in the middle of writing it
+                    remove_temporaries(task.output)
                 self._paint(task)
             status, error = DONE, None
         except Cancelled:
