@@ -91,6 +91,7 @@ def run(photos: Path, models: Path, out: Path, size: int, workers: int, ray: str
     used = resource.getrusage(resource.RUSAGE_CHILDREN)  # the embedded workers, once they have ended
     cpu = used.ru_utime + used.ru_stime - children.ru_utime - children.ru_stime
     per_image = [r["seconds"] for r in read_manifest(out) if r["status"] == "done"]
+    # The events of a chunk come together when its call ends: over a few images this is rough.
     steady = (len(stamps) - 1) / (stamps[-1] - stamps[0]) if len(stamps) > 1 else None
     return {"executor": "ray" if ray else "embedded", "size": size, "workers": workers, "images": summary.done,
             "wall_seconds": round(wall, 2), "first_image_seconds": round(stamps[0] - began, 2),

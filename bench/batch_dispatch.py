@@ -1,10 +1,11 @@
 """How many images a second the batch driver can hand out, whatever the workers' speed: the
 scheduler's own loop (``brushwork.batch.scheduler.schedule``, with its manifest line and progress
 event per image) driving the real pools (Ray actors on a local cluster, and the embedded processes),
-on tasks whose work is nothing but a stat (each output exists, so the worker finds it done). One image a call (``chunk_seconds`` 0, the driver before chunks) against chunks of
-about a second (the default). Reported per run: calls and images per second of wall time, and the
-driver's CPU seconds per call and per image (with Ray, its core worker's threads included): on a
-cluster the driver is one process, and its CPU time per image bounds the rate of the whole run.
+on tasks whose work is nothing but a stat (each output exists, so the worker finds it done). One
+image a call (``chunk_seconds`` 0, the driver before chunks) against chunks of about a second (the
+default). Reported per run: calls and images per second of wall time, and the driver's CPU seconds
+per call and per image (with Ray, its core worker's threads included): on a cluster the driver is one
+process, and its CPU time per image bounds the rate of the whole run.
 Writes bench/results/batch-dispatch-cpu.json; ``bench/batch.py`` records the same under "dispatch".
 
     python bench/batch_dispatch.py [--images 2000] [--workers 1 2] [--executors ray embedded]

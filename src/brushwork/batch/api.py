@@ -62,9 +62,9 @@ def stylize_batch(inputs: PathLike, output: PathLike, *, styles: StyleSource | N
 
     ``callbacks`` get a "batch" ProgressEvent for each image (``checkpoint``: the output written, or
     None when it failed); a worker is handed about ``config.chunk_seconds`` of images a call, and the
-    events of a call's images come together when it ends. After ``cancel`` no new image starts and the work in flight ends (an
-    optimisation within one iteration); then :class:`Cancelled` is raised with the :class:`Summary` as
-    its ``result``. Returns the Summary; failed images are listed in it, not raised.
+    events of a call's images come together when it ends. After ``cancel`` no new image starts and the
+    work in flight ends (an optimisation within one iteration); then :class:`Cancelled` is raised with
+    the :class:`Summary` as its ``result``. Returns the Summary; failed images are listed in it, not raised.
     """
     config = config or BatchConfig()
     style_config = style_config or StyleConfig(seed=config.seed)
