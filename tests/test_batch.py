@@ -22,12 +22,12 @@ from brushwork.batch.config import BatchConfig
 from brushwork.batch.manifest import Manifest, read_manifest
 from brushwork.batch.plan import Task, draw, make_plan, style_pool
 from brushwork.batch.scheduler import Summary, WorkerDied, chunk_size, schedule
-from brushwork.batch.worker import DONE, TaskResult, Worker, WorkerSettings
+from brushwork.batch.worker import CANCELLED, DONE, TaskResult, Worker, WorkerSettings
 from brushwork.cli import main
 from brushwork.config import StyleConfig
 from brushwork.errors import BrushworkError
 from brushwork.feedforward.config import ApplyConfig
-from brushwork.progress import ProgressEvent
+from brushwork.progress import CancelToken, ProgressEvent
 from brushwork.recording import read_provenance
 
 def test_the_plan_mirrors_the_tree_and_draws_by_seed_and_path_alone(batch_photos: Path, networks: Path,
@@ -137,7 +137,7 @@ def test_an_output_that_exists_is_done_not_replaced_and_a_killed_write_is_cleane
     out.parent.mkdir()
     out.write_bytes(b"written by the worker that died")
     worker = Worker(WorkerSettings(StyleConfig(), ApplyConfig(), 0, False), "cpu", 1)
-    task = Task(tmp_path / "missing.png", out, tmp_path / "s.png", "a.jpg", attempt=1)
+    task = Task(tmp_path / "missing.png", out, tmp_path / "s.safetensors", "a.jpg", attempt=1)
     [result] = worker.run_all([task])
     assert (result.status, result.error) == (DONE, None) and out.read_bytes() == b"written by the worker that died"
     assert worker.run(replace(task, attempt=0)).status == DONE  # not replaced, whoever wrote it
@@ -145,8 +145,13 @@ def test_an_output_that_exists_is_done_not_replaced_and_a_killed_write_is_cleane
     out.unlink()
     stale, other = out.with_name(".a.0f1e2d3c.tmp.jpg"), out.with_name(".b.0f1e2d3c.tmp.jpg")
     stale.write_bytes(b"half"), other.write_bytes(b"another image's")
-    assert "missing.png" in (worker.run(task).error or "")
+    assert "s.safetensors" in (worker.run(task).error or "")  # it tried to paint: the network is missing
     assert not stale.exists() and other.exists()  # only this output's temporaries
+    # After Ctrl-C, the rest of a chunk is not started.
+    stop = CancelToken()
+    stop.cancel()
+    stopped = Worker(WorkerSettings(StyleConfig(), ApplyConfig(), 0, False), "cpu", 1, stop).run_all([task, task])
+    assert [r.status for r in stopped] == [CANCELLED, CANCELLED]
 
 
 def test_chunks_follow_the_measured_time_and_shrink_to_a_fair_share_at_the_end() -> None:
