@@ -71,7 +71,7 @@ def test_on_ray_each_image_is_done_once_by_its_planned_style_when_a_worker_is_ki
     seen, killer = kill_the_workers_when(out / names[5], out)
     killer.start()
     summary = stylize_batch(todo, out, models=networks,
-                            config=BatchConfig(ray="auto", workers=2, seed=3, chunk_seconds=60),
+                            config=BatchConfig(ray="auto", workers=2, seed=3, chunk_seconds=600),
                             style_config=StyleConfig(weights=str(tiny_vgg_file), preprocessing="caffe", size=32,
                                                      iterations=150, tolerance=0, seed=3))
     killer.join()
