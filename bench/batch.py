@@ -8,7 +8,8 @@ whole call (start-up of the workers included), the steady rate between the first
 measured in this process on 4 photos (one thread), how a task's time splits between reading, resizing and writing
 a JPEG (which a GPU does not speed up) and the network. Without
 --models the networks are Johnson et al.'s architecture (width 32, 5 residual blocks) with random
-weights: the time does not depend on the weights. Writes bench/results/batch-<device>.json.
+weights: the time does not depend on the weights. Also the rate at which the driver alone hands out
+images (``dispatch``, see bench/batch_dispatch.py). Writes bench/results/batch-<device>.json.
 
     python bench/batch.py [--photos DIR] [--count 48] [--sizes 256 512] [--workers 1 2] [--executors embedded ray]
 """
@@ -37,7 +38,11 @@ from brushwork.feedforward.network import seeded_network
 from brushwork.image import load_image, resize_long_side, save_image, to_pil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from batch_dispatch import local_ray, measure  # noqa: E402
 from common import SHARED, machine, write_report  # noqa: E402
+
+#: No-op images of each dispatch measurement.
+DISPATCH_IMAGES = 2000
 
 
 def random_networks(folder: Path, count: int) -> Path:
@@ -86,6 +91,7 @@ def run(photos: Path, models: Path, out: Path, size: int, workers: int, ray: str
     used = resource.getrusage(resource.RUSAGE_CHILDREN)  # the embedded workers, once they have ended
     cpu = used.ru_utime + used.ru_stime - children.ru_utime - children.ru_stime
     per_image = [r["seconds"] for r in read_manifest(out) if r["status"] == "done"]
+    # The events of a chunk come together when its call ends: over a few images this is rough.
     steady = (len(stamps) - 1) / (stamps[-1] - stamps[0]) if len(stamps) > 1 else None
     return {"executor": "ray" if ray else "embedded", "size": size, "workers": workers, "images": summary.done,
             "wall_seconds": round(wall, 2), "first_image_seconds": round(stamps[0] - began, 2),
@@ -130,22 +136,21 @@ def main() -> None:
         listing.write_text("\n".join(map(str, chosen)) + "\n")
         models = args.models or random_networks(work, args.networks)
         if "ray" in args.executors:
-            import ray
-
-            # A local cluster with this machine's cores; the workers inherit this process's environment.
-            ray.init(include_dashboard=False, object_store_memory=100_000_000, _node_ip_address="127.0.0.1",
-                     log_to_driver=False, logging_level="ERROR")
+            local_ray()
             info["ray"] = version("ray")
         report: dict[str, object] = {
             "benchmark": "brushwork batch, fast path: photos per second with a style network drawn per photo",
             "device": args.device, "machine": info,
             "photos": f"the first {len(chosen)} of the {len(list(args.photos.iterdir()))} files in {args.photos.name}/ "
                       "(BSDS500, 481x321 or 321x481), resized to --size on the long side",
+            "chunk_seconds": BatchConfig().chunk_seconds,  # the seconds of images a call, as a user's run
             "networks": str(args.models) if args.models else
             f"{args.networks} networks of Johnson et al.'s architecture (width 32, 5 residual blocks) with random "
             "weights: no trained .safetensors model was on this machine; the time does not depend on the weights",
             "per_image_stages": [stages(chosen[:4], next(models.glob("*.safetensors")), size, work)
-                                 for size in args.sizes]}
+                                 for size in args.sizes],
+            # What the driver itself can hand out (bench/batch_dispatch.py): one image a call, and chunks.
+            "dispatch": measure(args.executors, args.workers, DISPATCH_IMAGES, work / "dispatch")}
         results: list[dict[str, object]] = []
         for executor in args.executors:
             for size in args.sizes:

@@ -7,6 +7,7 @@ import os
 import signal
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -20,11 +21,13 @@ from brushwork.batch.api import stylize_batch
 from brushwork.batch.config import BatchConfig
 from brushwork.batch.manifest import Manifest, read_manifest
 from brushwork.batch.plan import Task, draw, make_plan, style_pool
-from brushwork.batch.scheduler import Summary, WorkerDied, schedule
-from brushwork.batch.worker import DONE, TaskResult
+from brushwork.batch.scheduler import Summary, WorkerDied, chunk_size, schedule
+from brushwork.batch.worker import CANCELLED, DONE, TaskResult, Worker, WorkerSettings
 from brushwork.cli import main
+from brushwork.config import StyleConfig
 from brushwork.errors import BrushworkError
-from brushwork.progress import ProgressEvent
+from brushwork.feedforward.config import ApplyConfig
+from brushwork.progress import CancelToken, ProgressEvent
 from brushwork.recording import read_provenance
 
 def test_the_plan_mirrors_the_tree_and_draws_by_seed_and_path_alone(batch_photos: Path, networks: Path,
@@ -74,16 +77,18 @@ class DyingPool:
 
     def __init__(self, size: int, fatal: str) -> None:
         self.size, self.fatal = size, fatal
-        self.taken: dict[int, Task] = {}
+        self.taken: dict[int, list[Task]] = {}
+        self.calls: list[list[str]] = []
         self.restarts = 0
 
-    def submit(self, slot: int, task: Task) -> None:
-        self.taken[slot] = task
+    def submit(self, slot: int, tasks: list[Task]) -> None:
+        self.taken[slot] = tasks
+        self.calls.append([task.relative[0] for task in tasks])
 
-    def poll(self, timeout: float) -> list[tuple[int, TaskResult | WorkerDied]]:
+    def poll(self, timeout: float) -> list[tuple[int, list[TaskResult] | WorkerDied]]:
         ended, self.taken = self.taken, {}
-        return [(slot, WorkerDied("killed by signal 9") if task.relative == self.fatal else
-                 TaskResult(task, DONE, 0.01, f"w{slot}")) for slot, task in ended.items()]
+        return [(slot, WorkerDied("killed by signal 9") if any(t.relative == self.fatal for t in tasks) else
+                 [TaskResult(task, DONE, 0.01, f"w{slot}") for task in tasks]) for slot, tasks in ended.items()]
 
     def restart(self, slot: int) -> None:
         self.restarts += 1
@@ -108,6 +113,53 @@ def test_a_task_whose_worker_dies_is_retried_then_given_up(tmp_path: Path) -> No
     assert sorted((r["input"][-5:], r["status"], r["attempts"]) for r in records) == [
         ("a.png", "done", 1), ("b.png", "failed", 3), ("c.png", "done", 1), ("d.png", "done", 1)]
     assert [e.step for e in events] == [1, 2, 3, 4] and events[-1].total == 4 and events[-1].eta == 0
+
+
+def test_a_chunk_whose_worker_dies_is_retried_image_by_image_so_only_the_culprit_fails(tmp_path: Path) -> None:
+    tasks = [Task(tmp_path / f"{n}.png", tmp_path / "out" / f"{n}.png", tmp_path / "s.png", f"{n}.png")
+             for n in "abcdef"]
+    pool, summary = DyingPool(1, "c.png"), Summary()
+    with Manifest(tmp_path / "out") as manifest:  # 0.01 s an image: a second's chunk is all that is left
+        schedule(tasks, pool, manifest, summary, retries=0, chunk_seconds=1.0)
+    # Its images' time unknown, the first call takes one; c kills the chunk, then itself alone, and with
+    # --retries 0 is not tried again, while the images that shared its chunk are done.
+    assert pool.calls == [["a"], ["b", "c", "d", "e", "f"], ["b"], ["c"], ["d"], ["e"], ["f"]]
+    assert (summary.done, summary.retried, pool.restarts) == (5, 5, 2)
+    assert summary.failed == [(str(tmp_path / "c.png"), f"{tmp_path / 'c.png'}: its worker died 2 times "
+                                                        "(killed by signal 9); not retried")]
+    assert [(r["input"][-5:], r["status"], r["attempts"]) for r in read_manifest(tmp_path / "out")] == [
+        ("a.png", "done", 1), ("b.png", "done", 2), ("c.png", "failed", 2), ("d.png", "done", 2),
+        ("e.png", "done", 2), ("f.png", "done", 2)]
+
+
+def test_an_output_that_exists_is_done_not_replaced_and_a_killed_write_is_cleaned_up(tmp_path: Path) -> None:
+    out = tmp_path / "out" / "a.jpg"
+    out.parent.mkdir()
+    out.write_bytes(b"written by the worker that died")
+    worker = Worker(WorkerSettings(StyleConfig(), ApplyConfig(), 0, False), "cpu", 1)
+    task = Task(tmp_path / "missing.png", out, tmp_path / "s.safetensors", "a.jpg", attempt=1)
+    [result] = worker.run_all([task])
+    assert (result.status, result.error) == (DONE, None) and out.read_bytes() == b"written by the worker that died"
+    assert worker.run(replace(task, attempt=0)).status == DONE  # not replaced, whoever wrote it
+    # Killed while writing: the output is missing, a temporary is left; the next worker removes it and paints.
+    out.unlink()
+    stale, other = out.with_name(".a.0f1e2d3c.tmp.jpg"), out.with_name(".b.0f1e2d3c.tmp.jpg")
+    stale.write_bytes(b"half"), other.write_bytes(b"another image's")
+    assert "s.safetensors" in (worker.run(task).error or "")  # it tried to paint: the network is missing
+    assert not stale.exists() and other.exists()  # only this output's temporaries
+    # After Ctrl-C, the rest of a chunk is not started.
+    stop = CancelToken()
+    stop.cancel()
+    stopped = Worker(WorkerSettings(StyleConfig(), ApplyConfig(), 0, False), "cpu", 1, stop).run_all([task, task])
+    assert [r.status for r in stopped] == [CANCELLED, CANCELLED]
+
+
+def test_chunks_follow_the_measured_time_and_shrink_to_a_fair_share_at_the_end() -> None:
+    assert chunk_size(None, 1.0, 100, 2) == 1  # nothing measured yet
+    assert chunk_size(0.01, 0.0, 100, 2) == 1  # one image a call asked for
+    assert chunk_size(0.01, 1.0, 1000, 2) == 100
+    assert chunk_size(0.01, 1.0, 30, 2) == 15 and chunk_size(0.01, 1.0, 3, 2) == 2
+    assert chunk_size(5.0, 1.0, 1000, 2) == 1  # slower than the target: one a call
 
 
 def test_one_and_two_workers_give_the_same_pairs_even_when_a_worker_is_killed(
@@ -166,9 +218,9 @@ def test_ctrl_c_stops_cleanly_and_a_rerun_does_only_the_rest(batch_photos: Path,
             "--preprocessing", "caffe", "--size", "32", "--tolerance", "0"]
 
     def press_ctrl_c_after_three() -> None:  # the driver's Ctrl-C handler runs in the main thread
+        # Their outputs, not the manifest: the results of a chunk (here the other five) come when it ends.
         deadline = time.monotonic() + 600
-        while time.monotonic() < deadline and not (
-                (out / "manifest.jsonl").is_file() and len(read_manifest(out)) >= 3):
+        while time.monotonic() < deadline and not all((out / name).is_file() for name in fast):
             time.sleep(0.05)
         time.sleep(0.5)  # the fourth, an optimisation, is under way
         os.kill(os.getpid(), signal.SIGINT)

@@ -1,17 +1,20 @@
 """Batch stylisation on a Ray cluster that the tests start on loopback (2 CPUs, a small object store):
-every image done once, by the plan's style, on both paths, with a worker killed mid-run.
+every image done once, by the plan's style, on both paths, with the workers killed in the middle of a
+chunk of images.
 
 One cluster serves the whole module: Ray takes tens of seconds to start on two cores."""
 
 from __future__ import annotations
 
 import os
+import signal
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from batch_fixtures import (batch_photos, done_pairs, kill_the_worker_of_the_first_result, networks,  # noqa: F401
-                            outputs, style_image, tiny_vgg_file)
+from batch_fixtures import batch_photos, done_pairs, networks, outputs, style_image, tiny_vgg_file  # noqa: F401
 
 from brushwork.batch.api import stylize_batch
 from brushwork.batch.config import BatchConfig
@@ -38,7 +41,23 @@ def cluster() -> Iterator[None]:
         ray.shutdown()
 
 
-def test_on_ray_each_image_is_done_once_by_its_planned_style_when_a_worker_is_killed(
+def kill_the_workers_when(output: Path, out: Path) -> tuple[dict[str, tuple[int, int]], threading.Thread]:
+    """A thread that, once ``output`` is written, kill -9s every worker that the manifest of ``out`` names
+    by then, and keeps ``output``'s (inode, mtime) under "seen" (a redone output would change them)."""
+    seen: dict[str, tuple[int, int]] = {}
+
+    def watch() -> None:
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline and not output.is_file():
+            time.sleep(0.005)
+        stat = output.stat()
+        seen["seen"] = (stat.st_ino, stat.st_mtime_ns)
+        for pid in {int(r["worker"].rsplit(":", 1)[1]) for r in read_manifest(out)}:
+            os.kill(pid, signal.SIGKILL)
+    return seen, threading.Thread(target=watch, daemon=True)
+
+
+def test_on_ray_each_image_is_done_once_by_its_planned_style_when_a_worker_is_killed_mid_chunk(
         cluster: None, batch_photos: Path, networks: Path, style_image: Path, tiny_vgg_file: Path,
         tmp_path: Path) -> None:
     # Six photos drawn from the networks (the fast path), two painted by the optimisation (their own row's style).
@@ -47,15 +66,25 @@ def test_on_ray_each_image_is_done_once_by_its_planned_style_when_a_worker_is_ki
     todo = tmp_path / "todo.csv"
     todo.write_text("\n".join(rows) + "\n")
     out = tmp_path / "out"
-    killed, kill = kill_the_worker_of_the_first_result(out)
-    summary = stylize_batch(todo, out, models=networks, config=BatchConfig(ray="auto", workers=2, seed=3),
+    # One image a worker first; then chunks of 3 and 2 (fair shares of the 6 left): sea/img1.jpg, a quick
+    # one, shares a chunk with an optimisation that its worker is running when it is killed.
+    seen, killer = kill_the_workers_when(out / names[5], out)
+    killer.start()
+    summary = stylize_batch(todo, out, models=networks,
+                            config=BatchConfig(ray="auto", workers=2, seed=3, chunk_seconds=600),
                             style_config=StyleConfig(weights=str(tiny_vgg_file), preprocessing="caffe", size=32,
-                                                     iterations=3, seed=3), callbacks=[kill])
-    assert (summary.done, summary.failed) == (8, []) and summary.retried >= 1 and killed
+                                                     iterations=150, tolerance=0, seed=3))
+    killer.join()
+    assert (summary.done, summary.failed) == (8, []) and summary.retried >= 2 and seen
     plan = make_plan(todo, out, style_pool(networks, networks=True), seed=3)
     assert done_pairs(out) == {str(t.input): str(t.style) for t in plan}
     assert outputs(out) == sorted(t.relative for t in plan)
-    workers = {int(r["worker"].rsplit(":", 1)[1]) for r in read_manifest(out)}
+    records = {Path(r["input"]).relative_to(batch_photos).as_posix(): r for r in read_manifest(out)}
+    # Written before its worker died: found done by the next worker (a second attempt), not painted again.
+    assert records[names[5]]["attempts"] == 2 and records[names[6]]["attempts"] >= 2
+    stat = (out / names[5]).stat()
+    assert (stat.st_ino, stat.st_mtime_ns) == seen["seen"]
+    workers = {int(r["worker"].rsplit(":", 1)[1]) for r in records.values()}
     assert os.getpid() not in workers and len(workers) >= 2  # the actors did the work, one of them a replacement
 
 

@@ -11,6 +11,7 @@ import contextlib
 import io
 import json
 import os
+import re
 import secrets
 import tempfile
 import warnings
@@ -307,6 +308,15 @@ def write_atomically(path: Path, write: Callable[[Path], None]) -> None:
         raise BrushworkError(f"{path}: cannot write ({one_line(e)})") from e
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def remove_temporaries(path: Path) -> None:
+    """Remove the temporary files that a :func:`write_atomically` of ``path`` left when its process was
+    killed mid-write (kill -9 runs no ``finally``); only names of exactly its pattern, next to ``path``."""
+    pattern = re.compile(rf"\.{re.escape(path.stem)}\.[0-9a-f]{{8}}\.tmp{re.escape(path.suffix)}")
+    for stale in path.parent.iterdir() if path.parent.is_dir() else ():
+        if pattern.fullmatch(stale.name):
+            stale.unlink(missing_ok=True)
 
 
 def save_image(image: Image.Image, path: PathLike, metadata: dict[str, str] | None = None) -> None:

@@ -60,10 +60,11 @@ def stylize_batch(inputs: PathLike, output: PathLike, *, styles: StyleSource | N
     (unless ``config.overwrite``); every image finished or given up on is appended to
     ``output/manifest.jsonl``. Each output embeds its input, style and settings (key ``brushwork``).
 
-    ``callbacks`` get a "batch" ProgressEvent after each image (``checkpoint``: the output written, or
-    None when it failed). After ``cancel`` no new image starts and the work in flight ends (an
-    optimisation within one iteration); then :class:`Cancelled` is raised with the :class:`Summary` as
-    its ``result``. Returns the Summary; failed images are listed in it, not raised.
+    ``callbacks`` get a "batch" ProgressEvent for each image (``checkpoint``: the output written, or
+    None when it failed); a worker is handed about ``config.chunk_seconds`` of images a call, and the
+    events of a call's images come together when it ends. After ``cancel`` no new image starts and the
+    work in flight ends (an optimisation within one iteration); then :class:`Cancelled` is raised with
+    the :class:`Summary` as its ``result``. Returns the Summary; failed images are listed in it, not raised.
     """
     config = config or BatchConfig()
     style_config = style_config or StyleConfig(seed=config.seed)
@@ -85,7 +86,8 @@ def stylize_batch(inputs: PathLike, output: PathLike, *, styles: StyleSource | N
         with Manifest(output) as manifest:
             workers = _pool(settings, config)
             try:
-                schedule(todo, workers, manifest, summary, config.retries, callbacks, cancel)
+                schedule(todo, workers, manifest, summary, config.retries, callbacks, cancel,
+                         config.chunk_seconds)
             finally:
                 workers.close()
     if cancel is not None and cancel.cancelled:

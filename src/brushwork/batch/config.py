@@ -23,6 +23,9 @@ class BatchConfig(Settings):
                                "machine's cores shared among the workers; with --ray 1)")
     gpus_per_worker: float | None = _opt(None, "GPUs a Ray worker reserves, fractions allowed (default: 1 where the "
                                          "cluster has GPUs, else 0)")
+    chunk_seconds: float = _opt(1.0, "seconds of work handed to a worker in one call: its number of images follows "
+                                "their measured time (one a call at first, fewer near the end so that the workers "
+                                "finish together); 0 sends one image a call")
     retries: int = _opt(2, "times a task whose worker died (killed, out of memory) is tried again on another worker")
     ray: str | None = _opt(None, "run on a Ray cluster: auto (the cluster this machine belongs to), its ADDRESS, or "
                            "local (a private one started on this machine); needs pip install 'brushwork[ray]'")
@@ -35,5 +38,6 @@ class BatchConfig(Settings):
         _check(self.threads is None or 1 <= self.threads <= 1024, "threads", "must be 1 to 1024", self.threads)
         _check(self.gpus_per_worker is None or 0 <= self.gpus_per_worker <= 64, "gpus_per_worker",
                "must be 0 to 64", self.gpus_per_worker)
+        _check(0 <= self.chunk_seconds <= 3600, "chunk_seconds", "must be 0 to 3600", self.chunk_seconds)
         _check(0 <= self.retries <= 100, "retries", "must be 0 to 100", self.retries)
         _check(self.ray is None or self.ray.strip() != "", "ray", "must be auto, local or an address", "''")

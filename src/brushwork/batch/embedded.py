@@ -28,19 +28,19 @@ class _SharedToken(CancelToken):
 
 
 def serve(conn: Connection, settings: WorkerSettings, device: str | None, threads: int, stop: Any) -> None:
-    """A worker process's life: tasks from ``conn`` until it closes, each result sent back."""
+    """A worker process's life: chunks of tasks from ``conn`` until it closes, their results sent back."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # Stopped by the driver (terminate): unwind, so that an output being written leaves no temporary file.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     worker = Worker(settings, device, threads, _SharedToken(stop))
     while True:
         try:
-            task = conn.recv()
+            tasks = conn.recv()
         except (EOFError, OSError):
             return
-        result = worker.run(task)
+        results = worker.run_all(tasks)
         try:
-            conn.send(result)
+            conn.send(results)
         except OSError:  # the driver is gone (it stopped the run): the output, if any, is complete
             return
 
@@ -79,18 +79,18 @@ class ProcessPool:
         theirs.close()
         self.processes[slot], self.conns[slot] = process, ours
 
-    def submit(self, slot: int, task: Task) -> None:
+    def submit(self, slot: int, tasks: list[Task]) -> None:
         try:
-            self.conns[slot].send(task)
+            self.conns[slot].send(tasks)
         except OSError:  # it died before taking the task: poll reports it
             self.lost.append(slot)
 
-    def poll(self, timeout: float) -> list[tuple[int, TaskResult | WorkerDied]]:
+    def poll(self, timeout: float) -> list[tuple[int, list[TaskResult] | WorkerDied]]:
         if self.lost:
             lost, self.lost = self.lost, []
             return [(slot, WorkerDied("its pipe closed")) for slot in lost]
         ready = set(wait([*self.conns, *(p.sentinel for p in self.processes)], timeout))
-        ended: list[tuple[int, TaskResult | WorkerDied]] = []
+        ended: list[tuple[int, list[TaskResult] | WorkerDied]] = []
         for slot, (conn, process) in enumerate(zip(self.conns, self.processes)):
             if conn in ready:
                 try:

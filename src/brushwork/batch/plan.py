@@ -30,7 +30,8 @@ HEADER_CELLS = frozenset({"input", "path", "image", "file"})
 class Task:
     """One image to paint: ``input`` in the style of ``style`` (an image: the optimisation; a network
     file: the feed-forward path) into ``output``. ``relative`` is the input's path relative to INPUTS
-    (posix); ``attempt`` counts the workers that died running it."""
+    (posix); ``attempt`` counts the calls holding it whose worker died (running it or an image before
+    it in its chunk), so that a worker trying it again first looks whether the dead one wrote it."""
 
     input: Path
     output: Path

@@ -3,7 +3,7 @@ brushwork installed on every node). Each actor loads its networks once and keeps
 reserved per actor (``gpus_per_worker``, so Ray places actors where GPUs are free), and tasks carry
 only paths: every worker reads its input and writes its output itself, so no image passes through the
 driver or the object store. An actor that dies (kill -9, out of memory, its node gone) is replaced,
-and its task is tried again by the scheduler on whichever actor is free.
+and the tasks of its call are tried again by the scheduler on whichever actors are free.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ class RayWorker:
         # Ray sets CUDA_VISIBLE_DEVICES to the actor's GPUs, so the settings' "auto" finds them.
         self.worker = Worker(settings, None, threads, self.token)
 
-    def run(self, task: Task) -> TaskResult:
-        return self.worker.run(task)
+    def run(self, tasks: list[Task]) -> list[TaskResult]:
+        return self.worker.run_all(tasks)
 
     def cancel(self) -> None:
         self.token.cancel()
@@ -74,18 +74,18 @@ class RayPool:
                                                         max_concurrency=2, max_restarts=0)
         self.settings = settings
         self.actors = [self.actor.remote(settings, self.threads) for _ in range(self.size)]
-        self.calls: dict[Any, int] = {}  # the ObjectRef of each task in flight -> its actor's slot
+        self.calls: dict[Any, int] = {}  # the ObjectRef of each call in flight -> its actor's slot
 
-    def submit(self, slot: int, task: Task) -> None:
-        self.calls[self.actors[slot].run.remote(task)] = slot
+    def submit(self, slot: int, tasks: list[Task]) -> None:
+        self.calls[self.actors[slot].run.remote(tasks)] = slot
 
-    def poll(self, timeout: float) -> list[tuple[int, TaskResult | WorkerDied]]:
+    def poll(self, timeout: float) -> list[tuple[int, list[TaskResult] | WorkerDied]]:
         if not self.calls:
             return []
         ready, rest = self.ray.wait(list(self.calls), num_returns=1, timeout=timeout)
         if ready and rest:  # and whatever else has ended by now
             ready += self.ray.wait(rest, num_returns=len(rest), timeout=0)[0]
-        ended: list[tuple[int, TaskResult | WorkerDied]] = []
+        ended: list[tuple[int, list[TaskResult] | WorkerDied]] = []
         for ref in ready:
             slot = self.calls.pop(ref)
             try:

@@ -1,4 +1,5 @@
-"""The driver of a batch: tasks handed one at a time to each worker of a pool, results written to the
+"""The driver of a batch: tasks handed to each worker of a pool a chunk at a time (about a second of
+work a call, so that the driver's cost per call does not bound a cluster's rate), results written to the
 manifest as they come, a task whose worker died tried again on another worker, Ctrl-C answered by
 stopping the hand-out and letting the work in flight end. The same loop drives every pool."""
 
@@ -29,15 +30,15 @@ class WorkerDied:
 
 
 class Pool(Protocol):
-    """Workers numbered 0 to ``size - 1``, each running one task at a time."""
+    """Workers numbered 0 to ``size - 1``, each running one call (a chunk of tasks, in order) at a time."""
 
     size: int
 
-    def submit(self, slot: int, task: Task) -> None:
-        """Start ``task`` on the worker ``slot`` (idle)."""
+    def submit(self, slot: int, tasks: list[Task]) -> None:
+        """Start ``tasks`` on the worker ``slot`` (idle), one after another."""
 
-    def poll(self, timeout: float) -> list[tuple[int, TaskResult | WorkerDied]]:
-        """What workers ended within ``timeout`` s: a result, or the worker's death."""
+    def poll(self, timeout: float) -> list[tuple[int, list[TaskResult] | WorkerDied]]:
+        """What workers ended their call within ``timeout`` s: a result per task, or the worker's death."""
 
     def restart(self, slot: int) -> None:
         """Put a new worker in the place of the dead one ``slot``."""
@@ -68,19 +69,46 @@ class Summary:
         return ", ".join(parts)
 
 
+def chunk_size(seconds_per_image: float | None, target: float, queued: int, workers: int) -> int:
+    """Images for a worker's next call: about ``target`` seconds of them at the mean time an image has
+    taken so far (one while nothing is measured yet, or with ``target`` 0), and no more than an equal
+    share of the ``queued`` ones, so that near the end every worker still has some and they finish together."""
+    if not target or seconds_per_image is None:
+        return 1
+    share = -(-queued // workers)
+    return max(1, min(share, int(target / max(seconds_per_image, 1e-6))))
+
+
+def next_chunk(queue: deque[Task], size: int) -> list[Task]:
+    """Up to ``size`` tasks from the front of ``queue``; a task retried after its worker died goes alone,
+    so that an image that kills its worker takes no other image down with it a second time."""
+    if queue[0].attempt:
+        return [queue.popleft()]
+    chunk = []
+    while queue and len(chunk) < size and not queue[0].attempt:
+        chunk.append(queue.popleft())
+    return chunk
+
+
 def schedule(todo: Sequence[Task], pool: Pool, manifest: Manifest, summary: Summary, retries: int,
-             callbacks: Iterable[Callback] = (), cancel: CancelToken | None = None) -> None:
-    """Run ``todo`` on ``pool`` into ``summary`` and ``manifest``; returns when every task is done or has
-    failed, or, after ``cancel``, when the work in flight has ended (``summary.pending`` counts the rest)."""
+             callbacks: Iterable[Callback] = (), cancel: CancelToken | None = None, chunk_seconds: float = 0.0) -> None:
+    """Run ``todo`` on ``pool`` into ``summary`` and ``manifest``, handing each worker about
+    ``chunk_seconds`` of images a call (see :func:`chunk_size`); returns when every task is done or has
+    failed, or, after ``cancel``, when the work in flight has ended (``summary.pending`` counts the rest).
+
+    When a worker dies, the tasks of its call that had not come back are tried again, each alone (those
+    it had written are then found done, not painted again); a task whose worker dies while it runs alone
+    is tried ``retries`` times more, then fails."""
     callbacks = list(callbacks)
     queue: deque[Task] = deque(todo)
-    running: dict[int, Task] = {}
-    deaths: Counter[Path] = Counter()  # by output: a retried task is another Task (its attempt)
+    running: dict[int, list[Task]] = {}
+    deaths: Counter[Path] = Counter()  # by output, deaths while it ran alone: a retried task is another Task
     clock, finished, stopping_since = Clock(len(todo)), 0, None
+    worked, measured = 0.0, 0  # seconds of work the workers reported, and over how many images
 
-    def record(result: TaskResult, attempts: int) -> None:
+    def record(result: TaskResult) -> None:
         nonlocal finished
-        manifest.write(result, attempts)
+        manifest.write(result, result.task.attempt + 1)
         if result.status == DONE:
             summary.done += 1
         else:
@@ -92,6 +120,21 @@ def schedule(todo: Sequence[Task], pool: Pool, manifest: Manifest, summary: Summ
         for callback in callbacks:
             callback(event)
 
+    def died(chunk: list[Task], reason: str) -> None:
+        retried = []
+        for task in chunk:
+            if len(chunk) == 1:  # it alone can have killed its worker
+                deaths[task.output] += 1
+            if stopping_since is not None:
+                summary.pending += 1
+            elif deaths[task.output] <= retries:
+                retried.append(replace(task, attempt=task.attempt + 1))
+            else:
+                error = f"{task.input}: its worker died {task.attempt + 1} times ({reason}); not retried"
+                record(TaskResult(task, FAILED, 0.0, "-", error))
+        summary.retried += len(retried)
+        queue.extendleft(reversed(retried))
+
     while queue or running:
         if cancel is not None and cancel.cancelled and stopping_since is None:
             stopping_since = time.monotonic()
@@ -99,28 +142,22 @@ def schedule(todo: Sequence[Task], pool: Pool, manifest: Manifest, summary: Summ
             queue.clear()
             pool.cancel()
         if stopping_since is not None and time.monotonic() - stopping_since > GRACE:
-            summary.pending += len(running)
+            summary.pending += sum(map(len, running.values()))
             return
         for slot in range(pool.size):
             if queue and slot not in running:
-                running[slot] = queue.popleft()
+                size = chunk_size(worked / measured if measured else None, chunk_seconds, len(queue), pool.size)
+                running[slot] = next_chunk(queue, size)
                 pool.submit(slot, running[slot])
         for slot, outcome in pool.poll(0.2):
-            task = running.pop(slot, None)
+            chunk = running.pop(slot, [])
             if isinstance(outcome, WorkerDied):
                 pool.restart(slot)
-                if task is None:  # it died idle: nothing lost
-                    continue
-                deaths[task.output] += 1
-                if stopping_since is not None:
+                died(chunk, outcome.reason)  # nothing lost when it died idle (an empty chunk)
+                continue
+            for result in outcome:
+                if result.status == CANCELLED:
                     summary.pending += 1
-                elif deaths[task.output] <= retries:
-                    summary.retried += 1
-                    queue.appendleft(replace(task, attempt=deaths[task.output]))
-                else:
-                    error = f"{task.input}: its worker died {deaths[task.output]} times ({outcome.reason}); not retried"
-                    record(TaskResult(task, FAILED, 0.0, "-", error), deaths[task.output])
-            elif outcome.status == CANCELLED:
-                summary.pending += 1
-            else:
-                record(outcome, deaths[outcome.task.output] + 1)
+                    continue
+                worked, measured = worked + result.seconds, measured + 1
+                record(result)

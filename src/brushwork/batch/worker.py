@@ -1,6 +1,6 @@
-"""One worker of a batch: it runs tasks one after another, loading each network, and the backbone of
-the optimisation, once and keeping them; every problem with a task becomes its result, never an
-exception, so that one bad image does not stop the worker.
+"""One worker of a batch: it runs tasks one after another, a chunk of them a call, loading each
+network, and the backbone of the optimisation, once and keeping them; every problem with a task
+becomes its result, never an exception, so that one bad image does not stop the worker.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from brushwork.errors import BrushworkError
 from brushwork.feedforward.apply import Engine, open_engine, stylize_with
 from brushwork.feedforward.config import ApplyConfig
 from brushwork.hardware import resolve_device
-from brushwork.image import one_line, save_image
+from brushwork.image import one_line, remove_temporaries, save_image
 from brushwork.nets.vgg import Backbone
 from brushwork.progress import Cancelled, CancelToken
 from brushwork.recording import provenance
@@ -68,10 +68,13 @@ class Worker:
         self.backbone: Backbone | None = None
 
     def run(self, task: Task) -> TaskResult:
-        """Paint ``task``'s output; a task that an earlier worker finished before it died is done."""
+        """Paint ``task``'s output. An output that exists (without ``overwrite``) is not replaced: the task
+        is done (a worker that died after writing it, or another run, painted it since the plan was made)."""
         began = time.perf_counter()
         try:
-            if task.attempt == 0 or self.settings.overwrite or not task.output.exists():
+            if self.settings.overwrite or not task.output.exists():
+                if task.attempt:  # a worker died holding it, maybe in the middle of writing it
+                    remove_temporaries(task.output)
                 self._paint(task)
             status, error = DONE, None
         except Cancelled:
@@ -81,6 +84,15 @@ class Worker:
         except Exception as exc:  # a bug or the device (out of memory): this task fails, the worker goes on
             status, error = FAILED, f"{task.input}: {type(exc).__name__}: {one_line(exc)}"[:500]
         return TaskResult(task, status, time.perf_counter() - began, self.name, error)
+
+    def run_all(self, tasks: list[Task]) -> list[TaskResult]:
+        """Run a chunk of tasks in order, a result each; after ``cancel`` the rest end ``cancelled``
+        without being started."""
+        results = []
+        for task in tasks:
+            stopped = self.cancel is not None and self.cancel.cancelled
+            results.append(TaskResult(task, CANCELLED, 0.0, self.name) if stopped else self.run(task))
+        return results
 
     def _paint(self, task: Task) -> None:
         batch = {"seed": self.settings.seed, "relative": task.relative}
