@@ -43,7 +43,7 @@ CONTENT_PROBES = ("relu2_2", "relu3_3")
 # The model's training settings that the report repeats, so that each result says what it measured.
 TRAINING_SETTINGS = ("backbone", "pooling", "crop_size", "batch_size", "learning_rate", "content_weight",
                      "style_weight", "tv_weight", "style_size", "content_layers", "style_layers", "time_limit",
-                     "width", "residual_blocks", "seed")
+                     "width", "residual_blocks", "normalisation", "seed")
 
 #: Blob detector: luminance is averaged over square windows of this fraction of the image's long side, so that
 #: brush strokes and fine texture do not count, only patches.
