@@ -2,14 +2,15 @@
 trainings, one arm per candidate cause, judged on held-out photos.
 
 Every arm trains the same number of steps from the same start, photos, crops and order (the trainer's
-defaults before this study, instance normalisation, with small crops, so that an arm takes minutes on a
-CPU), changing one thing: a setting of
-TrainConfig or a layer of the network. Each is then judged on held-out BSDS photos at ``--size`` px by
-what it did not optimise: the blob detector and the dark-tone share of ``feedforward_eval`` and the
+settings before this study, instance normalisation included, with small crops so that an arm takes
+minutes on a CPU), changing one thing: a setting of TrainConfig or a layer of the network. Each is then
+judged on held-out BSDS photos at ``--size`` px by what it did not optimise: the blob detector and the dark-tone share of ``feedforward_eval`` and the
 independent scorer (``brushwork.evaluation``). Writes JSON (default
 ``bench/results/feedforward-blob-cpu.json``) and, with ``--previews DIR``, a preview grid per arm.
 
-    python bench/feedforward_blob.py [--steps 300] [--crop-size 128] [--arms baseline,decoder-affine]
+    OMP_NUM_THREADS=1 python bench/feedforward_blob.py --steps 200 --crop-size 64 --size 128 [--arms baseline,scale-only]
+
+(One thread: on a CPU shared with other jobs two threads spent most of their time waiting for each other.)
 """
 
 from __future__ import annotations
