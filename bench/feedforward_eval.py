@@ -5,6 +5,8 @@ side, the style loss against the style image (the model's style layers, backbone
 measured for the photo itself and for the network's output. A ratio photo / output of 5 or more is
 the bar. How much of the photo the output keeps is measured too: the relative content loss
 (losses.py's normalisation) at relu2_2 and relu3_3, the two content layers of Johnson et al.
+Each output is searched for blobs (:func:`find_blobs`: a bright or dark patch that neither the photo
+nor the painting has), and its share of the painting's dark tones is measured (:func:`dark_share`).
 Writes JSON (default ``bench/results/feedforward-eval-cpu.json``) and, with ``--outputs DIR``, each
 photo beside its stylisation.
 
@@ -17,8 +19,14 @@ import argparse
 import sys
 from pathlib import Path
 
-import torch
+from dataclasses import asdict, dataclass
 
+import numpy as np
+import torch
+import torch.nn.functional as F
+from scipy import ndimage
+
+from brushwork.colour import rgb_to_yiq
 from brushwork.feedforward.apply import TorchEngine, run_padded
 from brushwork.feedforward.config import TrainConfig
 from brushwork.feedforward.model_file import load_style_network
@@ -35,7 +43,73 @@ CONTENT_PROBES = ("relu2_2", "relu3_3")
 # The model's training settings that the report repeats, so that each result says what it measured.
 TRAINING_SETTINGS = ("backbone", "pooling", "crop_size", "batch_size", "learning_rate", "content_weight",
                      "style_weight", "tv_weight", "style_size", "content_layers", "style_layers", "time_limit",
-                     "width", "residual_blocks", "seed")
+                     "width", "residual_blocks", "normalisation", "seed")
+
+#: Blob detector: luminance is averaged over square windows of this fraction of the image's long side, so that
+#: brush strokes and fine texture do not count, only patches.
+BLOB_WINDOW = 1 / 24
+#: How far (luminance, 0 to 1) a patch must lie beyond both the photo there and the painting's extremes.
+BLOB_MARGIN = 0.12
+#: The least area of a blob, as a fraction of the image.
+BLOB_AREA = 0.004
+#: Dark tones: the painting's darkest fifth, by luminance quantile.
+DARK_QUANTILE = 0.2
+
+
+@dataclass(frozen=True)
+class Blob:
+    """A patch of an output outside the luminance the photo has there and the painting has anywhere."""
+
+    kind: str  # "bright" or "dark"
+    area: float  # fraction of the image
+    excess: float  # the largest luminance beyond the allowed range, 0 to 1
+    centre: tuple[float, float]  # (row, column) as fractions of the height and width
+
+
+def local_luminance(rgb: torch.Tensor, window: int) -> np.ndarray:
+    """RGB [1,3,H,W] in [0,1] -> its luminance averaged over ``window`` x ``window`` px, [H,W]."""
+    y = rgb_to_yiq(rgb.float())[:, :1]
+    pad = window // 2
+    blurred = F.avg_pool2d(F.pad(y, (pad, window - 1 - pad, pad, window - 1 - pad), mode="replicate"), window, 1)
+    return blurred[0, 0].numpy()
+
+
+def find_blobs(output: torch.Tensor, photo: torch.Tensor, painting: torch.Tensor) -> list[Blob]:
+    """The blobs of ``output`` [1,3,H,W], the stylisation of ``photo`` (any size; resized to the output's) in the
+    style of ``painting`` (any shape), all RGB in [0,1].
+
+    A blob is a connected region, at least :data:`BLOB_AREA` of the image, where the output's local luminance
+    (:func:`local_luminance`, window :data:`BLOB_WINDOW` of the long side) is more than :data:`BLOB_MARGIN`
+    brighter than both the photo's local luminance at the same place and the brightest of the painting's
+    local luminance (at the output's long side), or as much darker than both the photo's and the darkest
+    of the painting's. A stylisation may move the painting's tones anywhere and keep the photo's, so only
+    a patch that neither could explain counts.
+    """
+    height, width = output.shape[-2:]
+    window = max(3, round(max(height, width) * BLOB_WINDOW))
+    photo = F.interpolate(photo.float(), size=(height, width), mode="area") if photo.shape[-2:] != (height, width) \
+        else photo
+    scale = max(height, width) / max(painting.shape[-2:])
+    painting = F.interpolate(painting.float(), scale_factor=scale, mode="area") if scale < 1 else painting
+    out, here, art = (local_luminance(x, window) for x in (output, photo, painting))
+    blobs = []
+    for kind, beyond in (("bright", out - np.maximum(here, art.max())), ("dark", np.minimum(here, art.min()) - out)):
+        labels, count = ndimage.label(beyond > BLOB_MARGIN)
+        for index in range(1, count + 1):
+            region = labels == index
+            area = float(region.mean())
+            if area >= BLOB_AREA:
+                rows, cols = np.nonzero(region)
+                blobs.append(Blob(kind, round(area, 4), round(float(beyond[region].max()), 3),
+                                  (round(float(rows.mean()) / height, 2), round(float(cols.mean()) / width, 2))))
+    return blobs
+
+
+def dark_share(output: torch.Tensor, painting: torch.Tensor) -> float:
+    """The fraction of ``output``'s pixels [1,3,H,W] as dark as the painting's darkest :data:`DARK_QUANTILE`
+    (RGB in [0,1]); the painting itself scores DARK_QUANTILE."""
+    threshold = torch.quantile(rgb_to_yiq(painting.float())[:, 0].flatten(), DARK_QUANTILE)
+    return float((rgb_to_yiq(output.float())[:, 0] <= threshold).float().mean())
 
 
 def main() -> None:
@@ -53,7 +127,8 @@ def main() -> None:
     style_path = args.style or SHARED / "style" / meta["style"]
     config = TrainConfig.from_dict(meta["settings"])
     backbone = load_backbone(config.weights, pooling=config.pooling)
-    style = resize_long_side(load_image(style_path, config.max_pixels)[0], config.style_size)
+    painting = load_image(style_path, config.max_pixels)[0]
+    style = resize_long_side(painting, config.style_size)
     objective = BatchObjective(backbone, [style], config)
     engine = TorchEngine(model, torch.device("cpu"))
     rows = []
@@ -66,9 +141,11 @@ def main() -> None:
             losses = [float(objective.style_loss(f)) for f in (photo_features, output_features)]
             kept = {layer: float(relative_content_loss(output_features[layer], photo_features[layer]))
                     for layer in CONTENT_PROBES}
+        blobs = find_blobs(output, photo, painting)
         rows.append({"photo": photo_path.name, "size": list(photo.shape[-2:]), "style_loss_photo": round(losses[0], 5),
                      "style_loss_output": round(losses[1], 5), "ratio": round(losses[0] / losses[1], 2),
-                     **{f"content_{layer}": round(v, 5) for layer, v in kept.items()}})
+                     **{f"content_{layer}": round(v, 5) for layer, v in kept.items()},
+                     "blobs": [asdict(b) for b in blobs], "dark_share": round(dark_share(output, painting), 4)})
         print(rows[-1], flush=True)
         if args.outputs is not None:
             args.outputs.mkdir(parents=True, exist_ok=True)
@@ -79,10 +156,13 @@ def main() -> None:
               "steps_trained": meta.get("steps_trained"),
               "training": {key: meta[key] for key in TRAINING_SETTINGS if key in meta}, "size": args.size,
               "results": rows, "min_ratio": min(ratios), "bar": RATIO_BAR, "passes": min(ratios) >= RATIO_BAR,
+              "blob_count": sum(len(r["blobs"]) for r in rows),
+              "painting_dark_share": DARK_QUANTILE, "mean_dark_share": round(sum(r["dark_share"] for r in rows) / len(rows), 4),
               **{f"mean_content_{layer}": round(sum(r[f"content_{layer}"] for r in rows) / len(rows), 5)
                  for layer in CONTENT_PROBES}}
     write_report("feedforward-eval", report, path=args.out)
-    print(f"min ratio {min(ratios):.2f} (bar {RATIO_BAR}): {'pass' if report['passes'] else 'FAIL'}")
+    print(f"min ratio {min(ratios):.2f} (bar {RATIO_BAR}): {'pass' if report['passes'] else 'FAIL'}; "
+          f"{report['blob_count']} blob(s); dark share {report['mean_dark_share']:.3f} (the painting's {DARK_QUANTILE})")
 
 
 if __name__ == "__main__":

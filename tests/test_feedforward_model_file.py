@@ -37,6 +37,19 @@ def test_save_and_load_give_the_same_network(tmp_path: Path) -> None:
     assert not list(tmp_path.glob(".*")), "no temporary file left behind"
 
 
+def test_the_normalisation_travels_in_the_file_and_a_file_without_it_is_instance(tmp_path: Path) -> None:
+    net = TransformerNet(width=4, blocks=1, normalisation="scale")
+    path = tmp_path / "scale.safetensors"
+    save_style_network(net, path, {"style": "s.png"})
+    loaded = load_style_network(path)
+    assert loaded.metadata["normalisation"] == "scale" and loaded.net.normalisation == "scale"
+    x = torch.rand(1, 3, 16, 16)
+    assert torch.equal(loaded.net(x), net(x))
+    old = tmp_path / "old.safetensors"
+    save_file({k: v.contiguous() for k, v in net.state_dict().items()}, old, metadata=_header())
+    assert load_style_network(old).net.normalisation == "instance"
+
+
 def _header(**fields: str) -> dict[str, str]:
     return {"format": FORMAT, "format_version": "1",
             "metadata": json.dumps({"width": 4, "residual_blocks": 1}), **fields}
@@ -48,6 +61,8 @@ def _header(**fields: str) -> dict[str, str]:
     (lambda p: save_file({"x": torch.zeros(1)}, p), "not a brushwork style network"),
     (lambda p: save_file({"x": torch.zeros(1)}, p, metadata=_header(format_version="9")), "format version 9"),
     (lambda p: save_file({"x": torch.zeros(1)}, p, metadata=_header(metadata="{}")), "damaged metadata"),
+    (lambda p: save_file({"x": torch.zeros(1)}, p, metadata=_header(metadata=json.dumps(
+        {"width": 4, "residual_blocks": 1, "normalisation": "group"}))), "normalisation 'group' is not one of"),
     (lambda p: save_file({"x": torch.zeros(1)}, p, metadata=_header()), "weights do not fit"),
 ])
 def test_a_bad_file_says_what_is_wrong(tmp_path: Path, write: object, says: str) -> None:

@@ -38,3 +38,24 @@ def test_any_size_goes_through_padded(height: int, width: int) -> None:
     padded, size = pad_to_multiple(x)
     assert size == (height, width) and padded.shape[-2] % 4 == 0 and padded.shape[-1] % 4 == 0
     assert torch.equal(padded[..., :height, :width], x)
+
+
+def test_scale_normalisation_keeps_each_channels_mean_and_divides_by_its_root_mean_square() -> None:
+    x = torch.rand(2, 3, 8, 8) + torch.tensor([0.0, 1.0, 5.0])[:, None, None]  # channels of rising mean
+    instance, scale = StyleNorm(3).requires_grad_(False), StyleNorm(3, normalisation="scale").requires_grad_(False)
+    assert float(instance(x).mean(dim=(-2, -1)).abs().max()) < 1e-5
+    y = scale(x)
+    assert torch.allclose(y.pow(2).mean(dim=(-2, -1)), torch.ones(2, 3), atol=1e-3)
+    assert bool((y.mean(dim=(-2, -1)) > 0.5).all()), "the mean is kept, not taken out"
+    assert torch.allclose(scale(7 * x), y, atol=1e-5), "the scale of the input is normalised away"
+
+
+def test_a_network_normalises_as_it_is_told_and_refuses_other_names() -> None:
+    net = seeded_network(4, 1, 0, normalisation="scale")
+    norms = {m.normalisation for m in net.modules() if isinstance(m, StyleNorm)}
+    assert net.normalisation == "scale" and norms == {"scale"}
+    x = torch.rand(1, 3, 16, 16)
+    with torch.no_grad():
+        assert not torch.allclose(net(x), seeded_network(4, 1, 0)(x)), "the same weights, another normalisation"
+    with pytest.raises(ValueError, match="normalisation 'group'"):
+        TransformerNet(4, 1, normalisation="group")

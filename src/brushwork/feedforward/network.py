@@ -20,6 +20,9 @@ from torch import nn
 MULTIPLE = 4
 #: The 9x9 convolution reflects 4 px, which needs more than 4 px: the smallest side the network takes.
 MIN_SIDE = 8
+#: How StyleNorm normalises each channel of each image: "instance" takes out its mean and divides by its
+#: standard deviation (Ulyanov et al. 2016); "scale" only divides by its root mean square.
+NORMALISATIONS = ("instance", "scale")
 
 
 class ConvLayer(nn.Sequential):
@@ -39,13 +42,19 @@ class StyleNorm(nn.Module):
     styles share every convolution, and a blend of styles is the blend of their scales and shifts.
     ``weight`` and ``bias`` are [C] for one style, the state of ``nn.InstanceNorm2d(affine=True)``,
     so that single-style files load as they always did; [N,C] for N styles.
+
+    ``normalisation`` "scale" divides each channel by its root mean square and leaves its mean, as
+    StyleGAN2 does (Karras et al. 2020, "Analyzing and Improving the Image Quality of StyleGAN", whose
+    generator drew the same droplets): with the mean taken out, a network learns to draw a bright blob
+    whose extreme activations steer each channel's statistics (measured: README, "The blob").
     """
 
-    def __init__(self, channels: int, styles: int = 1) -> None:
+    def __init__(self, channels: int, styles: int = 1, normalisation: str = "instance") -> None:
         super().__init__()
         shape = (channels,) if styles == 1 else (styles, channels)
         self.weight = nn.Parameter(torch.ones(shape))
         self.bias = nn.Parameter(torch.zeros(shape))
+        self.normalisation = normalisation
 
     def forward(self, x: torch.Tensor, style_weights: torch.Tensor | None = None) -> torch.Tensor:
         """[B,C,H,W] normalised per image and channel, then scaled and shifted by the styles mixed with
@@ -55,7 +64,11 @@ class StyleNorm(nn.Module):
             if style_weights is None:
                 raise ValueError(f"a network of {weight.shape[0]} styles needs style weights")
             weight, bias = style_weights.to(weight.dtype) @ weight, style_weights.to(bias.dtype) @ bias
-        return F.instance_norm(x, weight=weight, bias=bias, eps=1e-5)  # nn.InstanceNorm2d's eps
+        if self.normalisation == "instance":
+            return F.instance_norm(x, weight=weight, bias=bias, eps=1e-5)  # nn.InstanceNorm2d's eps
+        # The mean square in float32: in bfloat16 its 8 bits of mantissa would round the sum of many positions.
+        scale = torch.rsqrt(x.float().pow(2).mean(dim=(-2, -1), keepdim=True) + 1e-5).to(x.dtype)
+        return x * scale * weight[:, None, None].to(x.dtype) + bias[:, None, None].to(x.dtype)
 
 
 def _run(modules: nn.Sequential, x: torch.Tensor, style_weights: torch.Tensor | None) -> torch.Tensor:
@@ -68,10 +81,10 @@ def _run(modules: nn.Sequential, x: torch.Tensor, style_weights: torch.Tensor | 
 class ResidualBlock(nn.Module):
     """conv-IN-ReLU-conv-IN plus the input; keeps [B,C,H,W]."""
 
-    def __init__(self, channels: int, styles: int = 1) -> None:
+    def __init__(self, channels: int, styles: int = 1, normalisation: str = "instance") -> None:
         super().__init__()
-        self.body = nn.Sequential(ConvLayer(channels, channels, 3), StyleNorm(channels, styles), nn.ReLU(),
-                                  ConvLayer(channels, channels, 3), StyleNorm(channels, styles))
+        self.body = nn.Sequential(ConvLayer(channels, channels, 3), StyleNorm(channels, styles, normalisation),
+                                  nn.ReLU(), ConvLayer(channels, channels, 3), StyleNorm(channels, styles, normalisation))
 
     def forward(self, x: torch.Tensor, style_weights: torch.Tensor | None = None) -> torch.Tensor:
         return x + _run(self.body, x, style_weights)
@@ -91,20 +104,27 @@ class TransformerNet(nn.Module):
 
     ``width`` is the channel count of the first layer (32 in the paper; the downsampled layers have
     2x and 4x as many); ``blocks`` the number of residual blocks (5 in the paper); ``styles`` the
-    number of styles it holds (each a scale and shift in every StyleNorm).
+    number of styles it holds (each a scale and shift in every StyleNorm); ``normalisation`` that of
+    every StyleNorm (one of :data:`NORMALISATIONS`; "instance" is that of files that do not say).
     """
 
-    def __init__(self, width: int = 32, blocks: int = 5, styles: int = 1) -> None:
+    def __init__(self, width: int = 32, blocks: int = 5, styles: int = 1, normalisation: str = "instance") -> None:
         super().__init__()
-        self.width, self.blocks, self.styles = width, blocks, styles
+        if normalisation not in NORMALISATIONS:
+            raise ValueError(f"normalisation {normalisation!r} is not one of {', '.join(NORMALISATIONS)}")
+        self.width, self.blocks, self.styles, self.normalisation = width, blocks, styles, normalisation
         w1, w2, w3 = width, 2 * width, 4 * width
+
+        def norm(channels: int) -> StyleNorm:
+            return StyleNorm(channels, styles, normalisation)
+
         self.layers = nn.Sequential(
-            ConvLayer(3, w1, 9), StyleNorm(w1, styles), nn.ReLU(),
-            ConvLayer(w1, w2, 3, stride=2), StyleNorm(w2, styles), nn.ReLU(),
-            ConvLayer(w2, w3, 3, stride=2), StyleNorm(w3, styles), nn.ReLU(),
-            *[ResidualBlock(w3, styles) for _ in range(blocks)],
-            UpsampleConv(w3, w2), StyleNorm(w2, styles), nn.ReLU(),
-            UpsampleConv(w2, w1), StyleNorm(w1, styles), nn.ReLU(),
+            ConvLayer(3, w1, 9), norm(w1), nn.ReLU(),
+            ConvLayer(w1, w2, 3, stride=2), norm(w2), nn.ReLU(),
+            ConvLayer(w2, w3, 3, stride=2), norm(w3), nn.ReLU(),
+            *[ResidualBlock(w3, styles, normalisation) for _ in range(blocks)],
+            UpsampleConv(w3, w2), norm(w2), nn.ReLU(),
+            UpsampleConv(w2, w1), norm(w1), nn.ReLU(),
             ConvLayer(w1, 3, 9),
         )
 
@@ -122,11 +142,12 @@ def style_vector(weights: tuple[float, ...] | None, count: int) -> torch.Tensor:
     return raw / raw.sum()
 
 
-def seeded_network(width: int, blocks: int, seed: int, styles: int = 1) -> TransformerNet:
+def seeded_network(width: int, blocks: int, seed: int, styles: int = 1,
+                   normalisation: str = "instance") -> TransformerNet:
     """A TransformerNet with PyTorch's default initialisation (that of ``nn.Conv2d.reset_parameters``)
     drawn from its own generator seeded by ``seed``: the global random state is neither read nor moved."""
     with torch.device("meta"):  # built without drawing any numbers, then given storage and values
-        net = TransformerNet(width, blocks, styles)
+        net = TransformerNet(width, blocks, styles, normalisation)
     net = net.to_empty(device="cpu")
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():

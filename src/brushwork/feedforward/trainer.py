@@ -232,12 +232,14 @@ def train_style_network(
             + (f", {len(styles)} styles in turn" if len(styles) > 1 else ""))
         check_cancel(cancel)
 
-        net = seeded_network(config.width, config.residual_blocks, config.seed, len(styles)).to(device)
+        net = seeded_network(config.width, config.residual_blocks, config.seed, len(styles),
+                             config.normalisation).to(device)
         optimizer = torch.optim.Adam(net.parameters(), lr=config.learning_rate)
         step, history = 0, []
         if resume:
             saved = torch.load(checkpoint_path, map_location=device, weights_only=True)
-            _check_resume(saved["settings"], config, checkpoint_path)
+            # Runs begun before the choice existed normalised as "instance".
+            _check_resume({"normalisation": "instance", **saved["settings"]}, config, checkpoint_path)
             if saved.get("styles", names[:1]) != names:
                 raise SettingError("style", f"style {', '.join(names)}: the run resumed from {checkpoint_path} "
                                    f"learns {', '.join(saved.get('styles', ['one style']))}")

@@ -1,0 +1,189 @@
+"""Where do a style network's blobs come from, and what brings back the painting's dark tones? Short
+trainings, one arm per candidate cause, judged on held-out photos.
+
+Every arm trains the same number of steps from the same start, photos, crops and order (the trainer's
+settings before this study, instance normalisation included, with small crops so that an arm takes
+minutes on a CPU), changing one thing: a setting of TrainConfig or a layer of the network. Each is then
+judged on held-out BSDS photos at ``--size`` px by what it did not optimise: the blob detector and the dark-tone share of ``feedforward_eval`` and the
+independent scorer (``brushwork.evaluation``). Writes JSON (default
+``bench/results/feedforward-blob-cpu.json``) and, with ``--previews DIR``, a preview grid per arm.
+
+    OMP_NUM_THREADS=1 python bench/feedforward_blob.py --steps 200 --crop-size 64 --size 128 [--arms baseline,scale-only]
+
+(One thread: on a CPU shared with other jobs two threads spent most of their time waiting for each other.)
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from brushwork.evaluation import Scorer, judge
+from brushwork.feedforward.config import TrainConfig
+from brushwork.feedforward.data import CropDataset, scan_photos
+from brushwork.feedforward.heldout import run_style
+from brushwork.feedforward.network import ConvLayer, StyleNorm, TransformerNet, seeded_network
+from brushwork.feedforward.previews import preview_grid
+from brushwork.feedforward.trainer import BatchObjective, _split
+from brushwork.hardware import compute_dtype
+from brushwork.image import load_image, resize_long_side, save_image
+from brushwork.nets.weights import load_backbone
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import ROOT, SHARED, machine, write_report  # noqa: E402
+from feedforward_eval import DARK_QUANTILE, dark_share, find_blobs  # noqa: E402
+
+
+class AffineOnly(nn.Module):
+    """A StyleNorm's scale and shift without the normalisation (one style)."""
+
+    def __init__(self, norm: StyleNorm) -> None:
+        super().__init__()
+        self.weight, self.bias = norm.weight, norm.bias
+
+    def forward(self, x: torch.Tensor, style_weights: torch.Tensor | None = None) -> torch.Tensor:
+        return x * self.weight[:, None, None] + self.bias[:, None, None]
+
+
+class FlooredNorm(AffineOnly):
+    """Instance normalisation whose variance is floored at ``floor``: a channel that is nearly flat is not
+    blown up to unit variance (one style)."""
+
+    def __init__(self, norm: StyleNorm, floor: float) -> None:
+        super().__init__(norm)
+        self.floor = floor
+
+    def forward(self, x: torch.Tensor, style_weights: torch.Tensor | None = None) -> torch.Tensor:
+        var, mean = torch.var_mean(x, dim=(-2, -1), keepdim=True, correction=0)
+        return super().forward((x - mean) / torch.sqrt(var + self.floor))
+
+
+class LayerNorm(AffineOnly):
+    """Normalisation over all channels and positions of an image together (GroupNorm with one group)."""
+
+    def forward(self, x: torch.Tensor, style_weights: torch.Tensor | None = None) -> torch.Tensor:
+        return super().forward(F.group_norm(x, 1, eps=1e-5))
+
+
+def _swap_norms(net: TransformerNet, make: Callable[[StyleNorm], nn.Module], only: slice = slice(None)) -> None:
+    """Replace the StyleNorms of ``net.layers`` (those of the residual blocks too) within ``only``, a slice of
+    the StyleNorms in order (the last two are the decoder's)."""
+    norms = [(parent, name, module) for parent in net.modules() for name, module in parent.named_children()
+             if isinstance(module, StyleNorm)]
+    for parent, name, module in norms[only]:
+        setattr(parent, name, make(module))
+
+
+def _zero_padding(net: TransformerNet) -> None:
+    for module in net.modules():
+        if isinstance(module, ConvLayer):
+            module[0] = nn.ZeroPad2d(module[0].padding)
+
+
+#: name: (TrainConfig overrides, change to the network)
+ARMS: dict[str, tuple[dict[str, object], Callable[[TransformerNet], None] | None]] = {
+    "baseline": ({}, None),
+    "decoder-affine": ({}, lambda net: _swap_norms(net, AffineOnly, slice(-2, None))),
+    "floored-var": ({}, lambda net: _swap_norms(net, lambda n: FlooredNorm(n, 0.1))),
+    "scale-only": ({"normalisation": "scale"}, None),
+    "seed-1": ({"seed": 1}, None),
+    "scale-only-seed-1": ({"normalisation": "scale", "seed": 1}, None),
+    "layer-norm": ({}, lambda net: _swap_norms(net, LayerNorm)),
+    "zero-padding": ({}, _zero_padding),
+    "lr-3e-4": ({"learning_rate": 3e-4}, None),
+    "style-weight-1": ({"style_weight": 1.0}, None),
+    "style-weight-10": ({"style_weight": 10.0}, None),
+    "style-size-512": ({"style_size": 512}, None),
+}
+
+
+def train_arm(config: TrainConfig, change: Callable[[TransformerNet], None] | None, objective: BatchObjective,
+              photos: tuple[Path, ...], steps: int) -> tuple[TransformerNet, float]:
+    """The network after ``steps`` Adam steps on crops of ``photos`` (workers 0, the trainer's seeds), and the
+    seconds it took."""
+    net = seeded_network(config.width, config.residual_blocks, config.seed, normalisation=config.normalisation)
+    if change is not None:
+        change(net)
+    optimizer = torch.optim.Adam(net.parameters(), lr=config.learning_rate)
+    dataset = CropDataset(photos, config.crop_size, config.max_pixels, config.seed)
+    dtype = compute_dtype(config.precision, torch.device("cpu"))
+    started, step, epoch = time.perf_counter(), 0, 0
+    while step < steps:
+        dataset.set_epoch(epoch)
+        order = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(config.seed + epoch)).tolist()
+        for start in range(0, len(order) - config.batch_size + 1, config.batch_size):
+            batch = torch.stack([dataset[i] for i in order[start:start + config.batch_size]])
+            with torch.autocast("cpu", dtype=dtype, enabled=dtype != torch.float32):
+                terms = objective(net(batch), batch)
+            optimizer.zero_grad(set_to_none=True)
+            terms["total"].backward()
+            optimizer.step()
+            step += 1
+            if step >= steps:
+                break
+        epoch += 1
+    return net, time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--arms", default=",".join(ARMS), help="comma-separated, from: " + ", ".join(ARMS))
+    parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--crop-size", type=int, default=128)
+    parser.add_argument("--style", type=Path, default=SHARED / "style" / "the_scream.jpg")
+    parser.add_argument("--photos", type=Path, default=SHARED / "photos")
+    parser.add_argument("--held-out", type=int, default=6, help="photos held out and judged")
+    parser.add_argument("--size", type=int, default=256, help="long side of the judged outputs in px")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "feedforward-blob-cpu.json")
+    parser.add_argument("--previews", type=Path, default=None, help="folder for a preview grid per arm")
+    args = parser.parse_args()
+
+    # The arms change one thing each from the trainer's settings before this study, instance normalisation included.
+    base = replace(TrainConfig(), crop_size=args.crop_size, validation_count=args.held_out, normalisation="instance")
+    backbone = load_backbone(base.weights, pooling=base.pooling)
+    painting = load_image(args.style, base.max_pixels)[0]
+    train, held = _split(scan_photos(args.photos, base.crop_size, base.max_pixels).photos, args.held_out)
+    held_rgb = [resize_long_side(load_image(p, base.max_pixels)[0], args.size) for p in held]
+    extract = judge().features
+    scorers = [Scorer(photo, painting, extract, size=args.size) for photo in held_rgb]
+    rows = []
+    for name in args.arms.split(","):
+        overrides, change = ARMS[name]
+        config = replace(base, **overrides)
+        objective = BatchObjective(backbone, [resize_long_side(painting, config.style_size)], config)
+        net, seconds = train_arm(config, change, objective, train, args.steps)
+        outputs = [run_style(net, photo, 0) for photo in held_rgb]
+        blobs = [find_blobs(o, p, painting) for o, p in zip(outputs, held_rgb)]
+        scores = [scorer(o) for scorer, o in zip(scorers, outputs)]
+        rows.append({"arm": name, "changes": {k: str(v) for k, v in overrides.items()} or None,
+                     "blobs": sum(map(len, blobs)), "photos_with_blobs": sum(1 for b in blobs if b),
+                     "blob_area": round(sum(b.area for bs in blobs for b in bs) / len(outputs), 4),
+                     "dark_share": round(sum(dark_share(o, painting) for o in outputs) / len(outputs), 4),
+                     "style": round(sum(s["style"] for s in scores) / len(scores), 4),
+                     "content": round(sum(s["content"] for s in scores) / len(scores), 4),
+                     "train_seconds": round(seconds, 1), "threads": torch.get_num_threads()})
+        print(rows[-1], flush=True)
+        if args.previews is not None:
+            args.previews.mkdir(parents=True, exist_ok=True)
+            save_image(preview_grid([painting], held_rgb, [outputs], None, args.size), args.previews / f"{name}.png")
+        write_report("feedforward-blob", report(args, base, held, rows), path=args.out)  # each arm, as it ends
+
+
+def report(args: argparse.Namespace, base: TrainConfig, held: tuple[Path, ...], rows: list[dict]) -> dict[str, object]:
+    """The JSON report of the arms in ``rows``."""
+    return {"benchmark": "blob detector, dark-tone share and independent scores of short trainings, one change an arm",
+              "machine": machine("cpu"), "style": args.style.name, "steps": args.steps, "crop_size": args.crop_size,
+              "batch_size": base.batch_size, "held_out": [p.name for p in held], "size": args.size,
+              "painting_dark_share": DARK_QUANTILE, "results": rows}
+
+
+if __name__ == "__main__":
+    main()
