@@ -162,7 +162,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         weights = args.weights or tiny_weights(Path(scratch))
         port = free_port()
-        # two workers: one keeps the long stylization running, the other finishes the short jobs, whose results are fetched
+        # two workers: one keeps the long stylization running, the other paints the short jobs (results fetched)
         server = start_server(Path(scratch) / "data", weights, port, "--max-queue", "30", "--workers", "2")
         base = f"http://127.0.0.1:{port}"
         try:
