@@ -295,12 +295,21 @@ def probe_folder(folder: Path, named: str) -> None:
         raise BrushworkError(f"{named}: folder {folder} is not writable ({one_line(e)})") from e
 
 
+#: Random bytes in the name of write_atomically's temporary file (written as twice as many hex digits).
+_TOKEN_BYTES = 4
+
+
+def _temporary(path: Path, token: str) -> Path:
+    """The hidden temporary file next to ``path`` that :func:`write_atomically` writes first."""
+    return path.with_name(f".{path.stem}.{token}.tmp{path.suffix}")
+
+
 def write_atomically(path: Path, write: Callable[[Path], None]) -> None:
     """Call ``write`` on a hidden temporary file next to ``path``, then rename it onto ``path``,
     so that a crash or error never leaves a half-written image under the real name."""
     # A random name rather than mkstemp: PIL creates the file, so it gets the usual permissions
     # (mkstemp's would be 0600).
-    tmp = path.with_name(f".{path.stem}.{secrets.token_hex(4)}.tmp{path.suffix}")
+    tmp = _temporary(path, secrets.token_hex(_TOKEN_BYTES))
     try:
         write(tmp)
         os.replace(tmp, path)
@@ -313,7 +322,8 @@ def write_atomically(path: Path, write: Callable[[Path], None]) -> None:
 def remove_temporaries(path: Path) -> None:
     """Remove the temporary files that a :func:`write_atomically` of ``path`` left when its process was
     killed mid-write (kill -9 runs no ``finally``); only names of exactly its pattern, next to ``path``."""
-    pattern = re.compile(rf"\.{re.escape(path.stem)}\.[0-9a-f]{{8}}\.tmp{re.escape(path.suffix)}")
+    head, tail = (re.escape(part) for part in _temporary(path, "\0").name.split("\0"))  # no name holds NUL
+    pattern = re.compile(f"{head}[0-9a-f]{{{2 * _TOKEN_BYTES}}}{tail}")
     for stale in path.parent.iterdir() if path.parent.is_dir() else ():
         if pattern.fullmatch(stale.name):
             stale.unlink(missing_ok=True)
