@@ -17,9 +17,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
-
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 import torch

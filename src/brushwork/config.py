@@ -124,8 +124,8 @@ class StyleConfig(Settings):
     # subject dissolved from a noise start. From the photo the start holds them, and the term cost style
     # on The Scream (README, "Losses and the choice of defaults").
     layout_weight: float | None = _opt(
-        None, "weight of the layout term: the output's light and dark, blurred to 1/8 of its size, against "
-        f"the photo's in the painting's palette (default: {NOISE_LAYOUT_WEIGHT:g} from a noise start, which "
+        None, f"weight of the layout term: the output's light and dark, blurred to 1/{LAYOUT_FACTOR} of its size, "
+        f"against the photo's in the painting's palette (default: {NOISE_LAYOUT_WEIGHT:g} from a noise start, which "
         "would lose the subject without it, else 0)")
     style_scale: float = _opt(1.0, "size of the style image relative to the output (0.25 to 4): larger "
                               "gives larger brush strokes")
