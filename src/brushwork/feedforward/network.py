@@ -34,11 +34,12 @@ class ConvLayer(nn.Sequential):
 
 
 class StyleNorm(nn.Module):
-    """Instance normalisation with a learned scale and shift per style.
+    """A per-image, per-channel normalisation (``normalisation``: instance, or root mean square) with a
+    learned scale and shift per style.
 
-    Instance, not batch, normalisation (Ulyanov et al. 2016): each image's contrast is normalised away
-    on its own, at training and at test time alike, which gives visibly better stylisations. The
-    scale and shift are the style's (conditional instance normalisation, Dumoulin et al. 2017): the
+    Per image, not per batch (Ulyanov et al. 2016): each image's contrast is normalised away on its own,
+    at training and at test time alike, which gives visibly better stylisations. The scale and shift
+    are the style's (conditional instance normalisation, Dumoulin et al. 2017): the
     styles share every convolution, and a blend of styles is the blend of their scales and shifts.
     ``weight`` and ``bias`` are [C] for one style, the state of ``nn.InstanceNorm2d(affine=True)``,
     so that single-style files load as they always did; [N,C] for N styles.
