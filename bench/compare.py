@@ -4,7 +4,10 @@ For each size, each contender runs in a fresh process on the same images and mac
 full-size images in memory to the finished image (targets included, weight loading not), seconds per
 loss evaluation, and peak memory (ru_maxrss on the CPU, max_memory_allocated on CUDA). Both results
 are then judged by the independent scorer (bench/quality.py, a network neither optimises; lower is
-better on both axes), so the time ratio is one at a known quality. Also times ``brushwork stylize
+better on both axes), so the time ratio is one at a known quality. The default run also keeps its
+image every ``--snapshot-every`` iterations of its last scale with the time it was reached (the copy is
+not timed), and these are judged afterwards: ``reaches_textbook`` is the first moment the default's
+image is at least as good as the textbook's finished one on both axes. Also times ``brushwork stylize
 --quality draft`` end to end, as a user runs it. Writes ``bench/results/compare-<device>.json``.
 
     python bench/compare.py [--sizes 512] [--pair tubingen_starry] [--evaluations 300]
@@ -48,8 +51,10 @@ def _synchronize(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
-def run_one(kind: str, size: int, pair: str, device_name: str, evaluations: int, output: Path) -> dict[str, object]:
-    """Run one contender at ``size`` px in this process; save its image to ``output``; return its timings."""
+def run_one(kind: str, size: int, pair: str, device_name: str, evaluations: int, output: Path,
+            snapshot_every: int) -> dict[str, object]:
+    """Run one contender at ``size`` px in this process; save its image (and, for the defaults, the snapshots
+    of its last scale with their times) to ``output``; return its timings."""
     from textbook import textbook
 
     from brushwork.api import backbone_for
@@ -57,6 +62,7 @@ def run_one(kind: str, size: int, pair: str, device_name: str, evaluations: int,
     from brushwork.hardware import resolve_device
     from brushwork.image import resize_long_side
     from brushwork.nets.weights import load_backbone
+    from brushwork.progress import ProgressEvent
     from brushwork.transfer import paint
 
     device = resolve_device(device_name)
@@ -64,11 +70,18 @@ def run_one(kind: str, size: int, pair: str, device_name: str, evaluations: int,
     backbone = load_backbone("vgg16-hed", pooling="avg").to(device) if kind == "textbook" else \
         backbone_for(config, device)
     content, style = (image.to(device) for image in pair_images(pair))
-    count = 0
+    count, snapshots, untimed = 0, [], 0.0
+    last_stage = f"scale {len(config.plan_scales())}/{len(config.plan_scales())}"
 
-    def counted(*_: object) -> None:
-        nonlocal count
+    def counted(*event: object) -> None:
+        nonlocal count, untimed
         count += 1
+        if kind == "brushwork" and event and isinstance(event[0], ProgressEvent) and event[0].stage == last_stage \
+                and event[0].step % snapshot_every == 0:
+            copied = time.perf_counter()
+            image = event[0].preview()
+            snapshots.append((copied - began - untimed, image))
+            untimed += time.perf_counter() - copied
 
     _synchronize(device)
     began = time.perf_counter()
@@ -78,8 +91,8 @@ def run_one(kind: str, size: int, pair: str, device_name: str, evaluations: int,
     else:
         image = paint(backbone, content, [style], config, callbacks=[counted])
     _synchronize(device)
-    wall = time.perf_counter() - began
-    torch.save(image.cpu(), output)
+    wall = time.perf_counter() - began - untimed
+    torch.save({"image": image.cpu(), "snapshots": snapshots}, output)
     peak = torch.cuda.max_memory_allocated() if device.type == "cuda" else \
         resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
     result: dict[str, object] = {"wall_s": round(wall, 2), "evaluations": count,
@@ -95,6 +108,19 @@ def judge(images: dict[str, torch.Tensor], pair: str) -> dict[str, dict[str, flo
 
     scorer = Scorer(*pair_images(pair))
     return {name: {axis: round(value, 4) for axis, value in scorer(image).items()} for name, image in images.items()}
+
+
+def reaches(snapshots: list[tuple[float, torch.Tensor]], target: dict[str, float], pair: str,
+            textbook_s: float) -> dict[str, object]:
+    """When the default run's image first scored at least as well as ``target`` on both axes: the seconds
+    into the run, the fraction of the textbook loop's wall time, and the scores then (None if never)."""
+    scored = judge({f"{i}": image for i, (_, image) in enumerate(snapshots)}, pair)
+    for i, (seconds, _) in enumerate(snapshots):
+        if all(scored[f"{i}"][axis] <= target[axis] for axis in ("style", "content")):
+            return {"seconds": round(seconds, 1), "of_textbook_time": round(seconds / textbook_s, 3),
+                    "scores": scored[f"{i}"], "snapshots": len(snapshots)}
+    return {"seconds": None, "snapshots": len(snapshots),
+            "best_style": min(s["style"] for s in scored.values()) if scored else None}
 
 
 def time_draft() -> dict[str, object]:
@@ -114,12 +140,15 @@ def main() -> None:
     parser.add_argument("--pair", default="tubingen_starry", help="a reference pair of ../shared/images")
     parser.add_argument("--evaluations", type=int, default=300, help="the textbook loop's L-BFGS evaluations")
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--snapshot-every", type=int, default=10,
+                        help="keep the default run's image every N iterations of its last scale")
     parser.add_argument("--save", type=Path, help="also write each result as SAVE/CONTENDER-SIZE.png")
     parser.add_argument("--one", nargs=3, help=argparse.SUPPRESS)  # internal: KIND SIZE OUTPUT
     args = parser.parse_args()
     if args.one:
         kind, size, output = args.one
-        print(json.dumps(run_one(kind, int(size), args.pair, args.device, args.evaluations, Path(output))))
+        print(json.dumps(run_one(kind, int(size), args.pair, args.device, args.evaluations, Path(output),
+                                 args.snapshot_every)))
         return
     from brushwork.hardware import resolve_device
     from brushwork.image import save_image, to_pil
@@ -130,14 +159,17 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         for size in args.sizes:
             entry: dict[str, object] = {"size": size}
-            images = {}
+            images, snapshots = {}, []
             for kind in CONTENDERS:
                 output = Path(folder) / f"{kind}-{size}.pt"
                 out = subprocess.run([sys.executable, __file__, "--one", kind, str(size), str(output), "--device",
-                                      args.device, "--pair", args.pair, "--evaluations", str(args.evaluations)],
+                                      args.device, "--pair", args.pair, "--evaluations", str(args.evaluations),
+                                      "--snapshot-every", str(args.snapshot_every)],
                                      check=True, capture_output=True, text=True).stdout
                 entry[kind] = json.loads(out.strip().splitlines()[-1])
-                images[kind] = torch.load(output)
+                saved = torch.load(output)
+                images[kind] = saved["image"]
+                snapshots = saved["snapshots"] or snapshots
                 if args.save:
                     args.save.mkdir(parents=True, exist_ok=True)
                     save_image(to_pil(images[kind]), args.save / f"{kind}-{size}.png")
@@ -149,6 +181,8 @@ def main() -> None:
                     entry[kind]["time_ratio"] = round(entry["textbook"]["wall_s"] / entry[kind]["wall_s"], 2)  # type: ignore[index]
                     entry[kind]["better_on_both_axes"] = all(  # type: ignore[index]
                         scores[kind][axis] <= scores["textbook"][axis] for axis in ("style", "content"))
+            entry["brushwork"]["reaches_textbook"] = reaches(snapshots, scores["textbook"], args.pair,  # type: ignore[index]
+                                                             entry["textbook"]["wall_s"])  # type: ignore[index]
             results.append(entry)
             print(json.dumps(entry), flush=True)
     report = {"benchmark": f"brushwork defaults vs the textbook loop of issue 15 (bench/textbook.py), {args.pair}, "

@@ -32,7 +32,7 @@ from brushwork.feedforward.data import CropDataset, scan_photos
 from brushwork.feedforward.heldout import run_style
 from brushwork.feedforward.network import ConvLayer, StyleNorm, TransformerNet, seeded_network
 from brushwork.feedforward.previews import preview_grid
-from brushwork.feedforward.trainer import BatchObjective, _split
+from brushwork.feedforward.trainer import BatchObjective, _split, train_step
 from brushwork.hardware import compute_dtype
 from brushwork.image import load_image, resize_long_side, save_image
 from brushwork.nets.weights import load_backbone
@@ -102,14 +102,19 @@ ARMS: dict[str, tuple[dict[str, object], Callable[[TransformerNet], None] | None
     "style-weight-1": ({"style_weight": 1.0}, None),
     "style-weight-10": ({"style_weight": 10.0}, None),
     "style-size-512": ({"style_size": 512}, None),
+    "scale-palette": ({"normalisation": "scale", "residual": "palette"}, None),
+    "scale-palette-sw10": ({"normalisation": "scale", "residual": "palette", "style_weight": 10.0}, None),
 }
 
 
 def train_arm(config: TrainConfig, change: Callable[[TransformerNet], None] | None, objective: BatchObjective,
-              photos: tuple[Path, ...], steps: int) -> tuple[TransformerNet, float]:
-    """The network after ``steps`` Adam steps on crops of ``photos`` (workers 0, the trainer's seeds), and the
-    seconds it took."""
-    net = seeded_network(config.width, config.residual_blocks, config.seed, normalisation=config.normalisation)
+              style: torch.Tensor, photos: tuple[Path, ...], steps: int) -> tuple[TransformerNet, float]:
+    """The network after ``steps`` Adam steps on crops of ``photos`` (workers 0, the trainer's seeds) in the
+    style of ``style`` (RGB [1,3,H,W], ``objective``'s), and the seconds it took."""
+    net = seeded_network(config.width, config.residual_blocks, config.seed, normalisation=config.normalisation,
+                         residual=config.residual)
+    if config.residual == "palette":
+        net.set_palettes([style])
     if change is not None:
         change(net)
     optimizer = torch.optim.Adam(net.parameters(), lr=config.learning_rate)
@@ -121,11 +126,7 @@ def train_arm(config: TrainConfig, change: Callable[[TransformerNet], None] | No
         order = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(config.seed + epoch)).tolist()
         for start in range(0, len(order) - config.batch_size + 1, config.batch_size):
             batch = torch.stack([dataset[i] for i in order[start:start + config.batch_size]])
-            with torch.autocast("cpu", dtype=dtype, enabled=dtype != torch.float32):
-                terms = objective(net(batch), batch)
-            optimizer.zero_grad(set_to_none=True)
-            terms["total"].backward()
-            optimizer.step()
+            train_step(net, net, objective, optimizer, batch, 0, dtype)
             step += 1
             if step >= steps:
                 break
@@ -158,8 +159,9 @@ def main() -> None:
     for name in args.arms.split(","):
         overrides, change = ARMS[name]
         config = replace(base, **overrides)
-        objective = BatchObjective(backbone, [resize_long_side(painting, config.style_size)], config)
-        net, seconds = train_arm(config, change, objective, train, args.steps)
+        style = resize_long_side(painting, config.style_size)
+        objective = BatchObjective(backbone, [style], config)
+        net, seconds = train_arm(config, change, objective, style, train, args.steps)
         outputs = [run_style(net, photo, 0) for photo in held_rgb]
         blobs = [find_blobs(o, p, painting) for o, p in zip(outputs, held_rgb)]
         scores = [scorer(o) for scorer, o in zip(scorers, outputs)]

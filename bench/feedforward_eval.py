@@ -7,10 +7,14 @@ the bar. How much of the photo the output keeps is measured too: the relative co
 (losses.py's normalisation) at relu2_2 and relu3_3, the two content layers of Johnson et al.
 Each output is searched for blobs (:func:`find_blobs`: a bright or dark patch that neither the photo
 nor the painting has), and its share of the painting's dark tones is measured (:func:`dark_share`).
+Each output is also scored by the independent judge (``brushwork.evaluation``, which training never
+sees), and with ``--reference DIR`` so is the optimisation's output of the same photo and painting
+(``DIR/PHOTO_STYLE.png``, e.g. from ``brushwork stylize`` with its defaults): the network's style score
+should be within 15 % of it and its content score no worse.
 Writes JSON (default ``bench/results/feedforward-eval-cpu.json``) and, with ``--outputs DIR``, each
-photo beside its stylisation.
+photo beside its stylisation (and the optimisation's, where given).
 
-    python bench/feedforward_eval.py MODEL [--style ../shared/images/style/the_scream.jpg] [--size 512]
+    python bench/feedforward_eval.py MODEL [--style ../shared/images/style/the_scream.jpg] [--size 512] [--reference DIR]
 """
 
 from __future__ import annotations
@@ -26,11 +30,12 @@ import torch.nn.functional as F
 from scipy import ndimage
 
 from brushwork.colour import rgb_to_yiq
+from brushwork.evaluation import Scorer, judge
 from brushwork.feedforward.apply import TorchEngine, run_padded
 from brushwork.feedforward.config import TrainConfig
 from brushwork.feedforward.model_file import load_style_network
 from brushwork.feedforward.trainer import BatchObjective
-from brushwork.image import load_image, resize_long_side, save_image, to_pil
+from brushwork.image import load_image, resize, resize_long_side, save_image, to_pil
 from brushwork.losses import relative_content_loss
 from brushwork.nets.weights import load_backbone
 
@@ -38,6 +43,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import ROOT, SHARED, machine, write_report  # noqa: E402
 
 RATIO_BAR = 5.0
+#: The network's independent style score may exceed the optimisation's by this factor at most.
+REFERENCE_BAR = 1.15
 CONTENT_PROBES = ("relu2_2", "relu3_3")
 # The model's training settings that the report repeats, so that each result says what it measured.
 TRAINING_SETTINGS = ("backbone", "pooling", "crop_size", "batch_size", "learning_rate", "content_weight",
@@ -111,6 +118,23 @@ def dark_share(output: torch.Tensor, painting: torch.Tensor) -> float:
     return float((rgb_to_yiq(output.float())[:, 0] <= threshold).float().mean())
 
 
+def independent_summary(rows: list[dict]) -> dict[str, object]:
+    """Mean independent scores of the network's outputs and, over the photos that have one, of the
+    optimisation's, and whether the network is within :data:`REFERENCE_BAR` on style and no worse on content."""
+    mean = lambda values: round(sum(values) / len(values), 4)  # noqa: E731
+    summary: dict[str, object] = {axis: mean([r["independent"][axis] for r in rows]) for axis in ("style", "content")}
+    paired = [r for r in rows if "reference" in r]
+    if paired:
+        ours = {axis: mean([r["independent"][axis] for r in paired]) for axis in ("style", "content")}
+        theirs = {axis: mean([r["reference"][axis] for r in paired]) for axis in ("style", "content")}
+        summary["against_reference"] = {
+            "photos": len(paired), "network": ours, "optimisation": theirs,
+            "style_ratio": round(ours["style"] / theirs["style"], 3), "style_bar": REFERENCE_BAR,
+            "passes": ours["style"] <= REFERENCE_BAR * theirs["style"] and ours["content"] <= theirs["content"],
+            "optimisation_dark_share": mean([r["reference_dark_share"] for r in paired])}
+    return {"independent": summary}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model", type=Path)
@@ -119,6 +143,8 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "feedforward-eval-cpu.json")
     parser.add_argument("--outputs", type=Path, default=None, help="folder for photo | stylisation pictures")
+    parser.add_argument("--reference", type=Path, default=None,
+                        help="folder of the optimisation's outputs, PHOTO_STYLE.png, scored beside the network's")
     args = parser.parse_args()
 
     model = load_style_network(args.model)
@@ -130,6 +156,7 @@ def main() -> None:
     style = resize_long_side(painting, config.style_size)
     objective = BatchObjective(backbone, [style], config)
     engine = TorchEngine(model, torch.device("cpu"))
+    extract = judge().features
     rows = []
     for photo_path in sorted(p for p in args.content.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png")):
         photo = resize_long_side(load_image(photo_path, config.max_pixels)[0], args.size)
@@ -141,14 +168,23 @@ def main() -> None:
             kept = {layer: float(relative_content_loss(output_features[layer], photo_features[layer]))
                     for layer in CONTENT_PROBES}
         blobs = find_blobs(output, photo, painting)
+        scorer = Scorer(photo, painting, extract, size=args.size)
+        reference_path = args.reference / f"{photo_path.stem}_{style_path.stem}.png" if args.reference else None
+        reference = (resize_long_side(load_image(reference_path, config.max_pixels)[0], args.size)
+                     if reference_path is not None and reference_path.is_file() else None)
+        judged = {"independent": {k: round(v, 4) for k, v in scorer(output).items()}}
+        if reference is not None:
+            judged["reference"] = {k: round(v, 4) for k, v in scorer(reference).items()}
+            judged["reference_dark_share"] = round(dark_share(reference, painting), 4)
         rows.append({"photo": photo_path.name, "size": list(photo.shape[-2:]), "style_loss_photo": round(losses[0], 5),
                      "style_loss_output": round(losses[1], 5), "ratio": round(losses[0] / losses[1], 2),
                      **{f"content_{layer}": round(v, 5) for layer, v in kept.items()},
-                     "blobs": [asdict(b) for b in blobs], "dark_share": round(dark_share(output, painting), 4)})
+                     "blobs": [asdict(b) for b in blobs], "dark_share": round(dark_share(output, painting), 4), **judged})
         print(rows[-1], flush=True)
         if args.outputs is not None:
             args.outputs.mkdir(parents=True, exist_ok=True)
-            save_image(to_pil(torch.cat([photo, output], dim=-1)), args.outputs / f"{photo_path.stem}.jpg")
+            shown = [photo, output] + ([resize(reference, *photo.shape[-2:])] if reference is not None else [])
+            save_image(to_pil(torch.cat(shown, dim=-1)), args.outputs / f"{photo_path.stem}.jpg")
     ratios = [r["ratio"] for r in rows]
     report = {"benchmark": "style loss (unweighted, model's layers) of photos and of the network's outputs",
               "machine": machine("cpu"), "model": args.model.name, "style": style_path.name,
@@ -158,10 +194,12 @@ def main() -> None:
               "blob_count": sum(len(r["blobs"]) for r in rows),
               "painting_dark_share": DARK_QUANTILE, "mean_dark_share": round(sum(r["dark_share"] for r in rows) / len(rows), 4),
               **{f"mean_content_{layer}": round(sum(r[f"content_{layer}"] for r in rows) / len(rows), 5)
-                 for layer in CONTENT_PROBES}}
+                 for layer in CONTENT_PROBES},
+              **independent_summary(rows)}
     write_report("feedforward-eval", report, path=args.out)
     print(f"min ratio {min(ratios):.2f} (bar {RATIO_BAR}): {'pass' if report['passes'] else 'FAIL'}; "
-          f"{report['blob_count']} blob(s); dark share {report['mean_dark_share']:.3f} (the painting's {DARK_QUANTILE})")
+          f"{report['blob_count']} blob(s); dark share {report['mean_dark_share']:.3f} (the painting's {DARK_QUANTILE}); "
+          f"independent {report['independent']}")
 
 
 if __name__ == "__main__":

@@ -28,8 +28,11 @@ def test_strength_zero_gives_the_photo_and_colours_can_be_kept(tiny_model: Path,
     assert torch.allclose(half, (full + content) / 2, atol=2 / 255)
     kept = torch_tensor_image_of(apply_style_network(load_style_network(tiny_model), Image.open(photo),
                                                      preserve_colors="luminance"))
-    chroma_error = (rgb_to_yiq(kept)[:, 1:] - rgb_to_yiq(content)[:, 1:]).abs().mean()
-    assert float(chroma_error) < 0.01  # not zero: where Y changes, some colours leave the RGB gamut
+    def chroma_error(image: torch.Tensor) -> float:
+        return float((rgb_to_yiq(image)[:, 1:] - rgb_to_yiq(content)[:, 1:]).abs().mean())
+
+    # Not zero: where Y changes, some colours leave the RGB gamut.
+    assert chroma_error(kept) < 0.03 and chroma_error(kept) < chroma_error(full) / 3
 
 
 def torch_tensor_image_of(image: Image.Image) -> torch.Tensor:

@@ -13,7 +13,7 @@ from safetensors.torch import save_file
 from brushwork.errors import BrushworkError
 from brushwork.feedforward.config import TrainConfig
 from brushwork.feedforward.model_file import FORMAT, load_style_network, save_style_network
-from brushwork.feedforward.network import TransformerNet
+from brushwork.feedforward.network import TransformerNet, seeded_network
 
 
 def test_a_trained_model_carries_its_story(tiny_model: Path) -> None:
@@ -50,6 +50,23 @@ def test_the_normalisation_travels_in_the_file_and_a_file_without_it_is_instance
     assert load_style_network(old).net.normalisation == "instance"
 
 
+def test_a_palette_network_keeps_its_palettes_and_a_file_without_the_choice_paints_the_whole_image(
+        tmp_path: Path) -> None:
+    net = seeded_network(4, 1, 0, residual="palette")
+    net.set_palettes([torch.rand(1, 3, 8, 8) * 0.3])
+    path = tmp_path / "palette.safetensors"
+    save_style_network(net, path, {"style": "s.png"})
+    loaded = load_style_network(path)
+    assert loaded.metadata["residual"] == "palette" and torch.equal(loaded.net.palette_mean, net.palette_mean)
+    x = torch.rand(1, 3, 16, 16)
+    with torch.no_grad():
+        assert torch.equal(loaded.net(x), net(x))
+    old = tmp_path / "old.safetensors"
+    plain = TransformerNet(width=4, blocks=1)
+    save_file({k: v.contiguous() for k, v in plain.state_dict().items()}, old, metadata=_header())
+    assert load_style_network(old).net.residual == "none"
+
+
 def _header(**fields: str) -> dict[str, str]:
     return {"format": FORMAT, "format_version": "1",
             "metadata": json.dumps({"width": 4, "residual_blocks": 1}), **fields}
@@ -63,6 +80,8 @@ def _header(**fields: str) -> dict[str, str]:
     (lambda p: save_file({"x": torch.zeros(1)}, p, metadata=_header(metadata="{}")), "damaged metadata"),
     (lambda p: save_file({"x": torch.zeros(1)}, p, metadata=_header(metadata=json.dumps(
         {"width": 4, "residual_blocks": 1, "normalisation": "group"}))), "normalisation 'group' is not one of"),
+    (lambda p: save_file({"x": torch.zeros(1)}, p, metadata=_header(metadata=json.dumps(
+        {"width": 4, "residual_blocks": 1, "residual": "photo"}))), "residual 'photo' is not one of"),
     (lambda p: save_file({"x": torch.zeros(1)}, p, metadata=_header()), "weights do not fit"),
 ])
 def test_a_bad_file_says_what_is_wrong(tmp_path: Path, write: object, says: str) -> None:

@@ -7,7 +7,9 @@ import torch
 from torch import nn
 
 from brushwork.feedforward.apply import run_padded
-from brushwork.feedforward.network import StyleNorm, TransformerNet, pad_to_multiple, seeded_network, style_vector
+from brushwork.colour import match_palette
+from brushwork.feedforward.network import (StyleNorm, TransformerNet, _sqrt_and_inverse, pad_to_multiple, palette_base,
+                                           seeded_network, style_vector)
 
 
 def test_output_is_an_image_of_the_input_size() -> None:
@@ -61,3 +63,47 @@ def test_a_network_normalises_as_it_is_told_and_refuses_other_names() -> None:
         assert not torch.allclose(net(x), seeded_network(4, 1, 0)(x)), "the same weights, another normalisation"
     with pytest.raises(ValueError, match="normalisation 'group'"):
         TransformerNet(4, 1, normalisation="group")
+
+
+@pytest.mark.parametrize("smallest", [1.0, 1e-2, 1e-4])
+def test_the_exportable_square_roots_agree_with_an_eigendecomposition(smallest: float) -> None:
+    generator = torch.Generator().manual_seed(1)
+    rotation = torch.linalg.qr(torch.randn(4, 3, 3, generator=generator))[0]
+    matrix = rotation @ torch.diag(torch.tensor([0.2, 0.05, 0.2 * smallest])) @ rotation.transpose(1, 2)
+    root, inverse = _sqrt_and_inverse(matrix)
+    vals, vecs = torch.linalg.eigh(matrix)
+    assert torch.allclose(root, vecs @ torch.diag_embed(vals.sqrt()) @ vecs.transpose(1, 2), atol=1e-5)
+    assert torch.allclose(inverse @ matrix @ inverse, torch.eye(3).expand(4, 3, 3), atol=1e-3)
+
+
+def _palettes(*images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    pixels = [i.flatten(2)[0] for i in images]
+    return torch.stack([p.mean(1) for p in pixels]), torch.stack([p @ p.T / p.shape[1] for p in pixels])
+
+
+def test_the_palette_base_is_the_photo_in_the_styles_colours_as_the_optimisations_start() -> None:
+    generator = torch.Generator().manual_seed(2)
+    photos = torch.rand(2, 3, 24, 32, generator=generator) * torch.tensor([0.9, 0.6, 0.3])[:, None, None]
+    styles = [torch.rand(1, 3, 20, 20, generator=generator) * torch.tensor(c)[:, None, None]
+              for c in ([0.2, 0.4, 0.9], [0.9, 0.5, 0.1])]
+    means, seconds = _palettes(*styles)
+    for i in range(2):
+        got = palette_base(photos, means[i], seconds[i])
+        assert (got - match_palette(photos, [styles[i]], [1.0])).abs().max() < 0.01, "the covariance floor differs"
+    net = seeded_network(4, 1, 0, styles=2, residual="palette")
+    net.set_palettes(styles)
+    blend = torch.tensor([0.3, 0.7])
+    assert (net.base(photos, blend) - match_palette(photos, styles, [0.3, 0.7])).abs().max() < 0.01
+
+
+def test_a_palette_network_starts_at_its_base_and_paints_a_change_to_it() -> None:
+    net = seeded_network(4, 1, 0, residual="palette")
+    style = torch.rand(1, 3, 16, 16) * 0.5
+    net.set_palettes([style])
+    photos = torch.rand(2, 3, 16, 16)
+    with torch.no_grad():
+        assert torch.allclose(net(photos), net.base(photos).clamp(1e-3, 1 - 1e-3), atol=1e-5), "it starts at its base"
+        nn.init.normal_(net.layers[-1][1].weight, std=0.1)
+        assert not torch.allclose(net(photos), net.base(photos), atol=1e-2), "the last layer changes it"
+    with pytest.raises(ValueError, match="residual 'photo'"):
+        TransformerNet(4, 1, residual="photo")

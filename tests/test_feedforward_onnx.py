@@ -14,7 +14,8 @@ from feedforward_fixtures import photo_dir, session_backbone, style_file, tiny_m
 from brushwork.errors import BrushworkError  # noqa: E402
 from brushwork.feedforward.apply import stylize_files  # noqa: E402
 from brushwork.feedforward.config import ApplyConfig  # noqa: E402
-from brushwork.feedforward.model_file import load_style_network  # noqa: E402
+from brushwork.feedforward.model_file import load_style_network, save_style_network  # noqa: E402
+from brushwork.feedforward.network import seeded_network  # noqa: E402
 from brushwork.feedforward.onnx_export import OnnxEngine, export_onnx  # noqa: E402
 
 
@@ -53,3 +54,16 @@ def test_bad_files(tiny_model: Path, tmp_path: Path) -> None:
     junk.write_bytes(b"junk")
     with pytest.raises(BrushworkError, match="junk.onnx: not an ONNX model"):
         OnnxEngine(junk)
+
+
+def test_a_palette_network_of_two_styles_exports_its_palettes_and_blend(tmp_path: Path) -> None:
+    net = seeded_network(4, 1, 0, styles=2, normalisation="scale", residual="palette")
+    net.set_palettes([torch.rand(1, 3, 8, 8) * 0.3, 0.5 + torch.rand(1, 3, 8, 8) * 0.5])
+    model, exported = tmp_path / "pack.safetensors", tmp_path / "pack.onnx"
+    save_style_network(net, model, {"style": "a.png, b.png", "styles": ["a.png", "b.png"]})
+    export_onnx(model, exported)
+    x = torch.rand(2, 3, 32, 48)
+    for weights in ((1.0, 0.0), (0.3, 0.7)):
+        with torch.no_grad():
+            expected = net(x, torch.tensor(weights) / sum(weights))
+        assert torch.allclose(OnnxEngine(exported, weights)(x), expected, atol=1e-4)

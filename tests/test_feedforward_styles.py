@@ -191,3 +191,19 @@ def test_checkpoints_carry_the_independent_scores(photo_dir: Path, style_file: P
     lines = [n for n in notes if "independent scores" in n]
     assert len(lines) == 2 and lines[-1].startswith("step 2: ") and "optimisation's output" in lines[-1]
     assert not any("unavailable" in n for n in notes)
+
+
+def test_the_blend_table_shows_each_style_and_each_pair(pack: tuple[Path, list[str], list[ProgressEvent]],
+                                                        photo_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    bench = Path(__file__).resolve().parents[1] / "bench"
+    monkeypatch.syspath_prepend(str(bench))
+    from feedforward_blends import CAPTION, blend_table
+
+    path = pack[0]
+    photo = photo_dir / "photo02.png"
+    table = np.asarray(blend_table(path, photo, 40), dtype=np.float32)
+    cell = np.asarray(apply_style_network(path, photo, size=40, style_weights=(1, 1)), dtype=np.float32)
+    height, width = cell.shape[:2]
+    assert table.shape[:2] == (3 * (height + CAPTION), 3 * width)
+    top = 1 * (height + CAPTION) + CAPTION
+    assert np.array_equal(table[top:top + height, 2 * width:3 * width], cell), "row 1, column 2: half and half"

@@ -8,12 +8,13 @@ from pathlib import Path
 
 import pytest
 import torch
-from feedforward_fixtures import TINY, photo_dir, session_backbone, style_file  # noqa: F401
+from feedforward_fixtures import TINY, photo_dir, session_backbone, style_file, torch_tensor_image  # noqa: F401
 from PIL import Image
 from safetensors.torch import load_file
 
 from brushwork.errors import BrushworkError
 from brushwork.feedforward.config import TrainConfig
+from brushwork.feedforward.model_file import load_style_network
 from brushwork.feedforward.previews import CAPTION
 from brushwork.feedforward.trainer import train_style_network
 from brushwork.progress import Cancelled, CancelToken, ProgressEvent
@@ -35,6 +36,19 @@ def test_the_loss_falls(photo_dir: Path, style_file: Path, session_backbone: Bac
     assert [p.step for p in seen] == list(range(1, 41)) and set(seen[0].losses) == {"content", "style", "tv", "total"}
     assert sum(totals[-5:]) < 0.7 * sum(totals[:5])
     assert [p.step for p in seen if p.checkpoint] == [20, 40]
+
+
+def test_a_palette_network_starts_at_its_base_which_is_its_content_target(
+        photo_dir: Path, style_file: Path, session_backbone: Backbone, tmp_path: Path) -> None:
+    def first_content(residual: str) -> float:
+        path = tmp_path / f"{residual}.safetensors"
+        seen = _train(photo_dir, style_file, session_backbone, path, steps=1, residual=residual)
+        return seen[0].losses["content"]
+
+    assert first_content("palette") < 1e-4 < first_content("none")
+    net = load_style_network(tmp_path / "palette.safetensors").net
+    style = torch_tensor_image(style_file)
+    assert torch.allclose(net.palette_mean[0], style.mean(dim=(0, 2, 3)), atol=2e-2), "the style's colours"
 
 
 @pytest.mark.parametrize("first", [5, 3], ids=["at an epoch's end", "mid-epoch"])
@@ -127,7 +141,7 @@ def test_epochs_time_limit_and_resume_errors(photo_dir: Path, style_file: Path, 
     assert _train(photo_dir, style_file, session_backbone, out, epochs=2)[-1].step == 10
     with pytest.raises(BrushworkError, match="^resume: a run is there already"):
         _train(photo_dir, style_file, session_backbone, out, steps=2)
-    with pytest.raises(BrushworkError, match="^style_weight 1.0: the run resumed from .* was started with 3.0"):
+    with pytest.raises(BrushworkError, match="^style_weight 1.0: the run resumed from .* was started with 30.0"):
         _train(photo_dir, style_file, session_backbone, out, epochs=3, resume=True, style_weight=1.0)
     with pytest.raises(BrushworkError, match="^resume: no checkpoint at"):
         _train(photo_dir, style_file, session_backbone, tmp_path / "other.safetensors", resume=True)

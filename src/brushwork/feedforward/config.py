@@ -12,7 +12,7 @@ from typing import Literal
 
 from brushwork.config import (MAX_SIZE, MIN_SIZE, PRECISIONS, PRESERVE_COLORS, Settings, StyleConfig, _check,
                               _check_weights, _opt, check_choices, check_types)
-from brushwork.feedforward.network import NORMALISATIONS
+from brushwork.feedforward.network import NORMALISATIONS, RESIDUALS
 from brushwork.outputs import OVERWRITE_HELP
 
 #: Settings that ``--resume`` may change: they say how long and where to run, not what is learned.
@@ -33,9 +33,10 @@ class TrainConfig(Settings):
     crop_size: int = _opt(256, "side of the square training crops in px (a multiple of 4)")
     learning_rate: float = _opt(1e-3, "Adam step size")
     content_weight: float = _opt(StyleConfig.content_weight, "alpha: weight of the content loss")
-    # Not the engine's 30: a network starts from nothing, not from the photo, and at 30 it learnt one
-    # texture for every photo within 100 steps; 3 paints the photo (measured: README, "Training").
-    style_weight: float = _opt(3.0, "beta: weight of the style loss")
+    # The engine's 30. A network that painted the whole image (--residual none) learnt one texture for every
+    # photo at 30, and 3 was its best; one that changes the photo in the painting's colours keeps the photo's
+    # layout by construction, and at 10 it only recoloured (measured: README, "Training", "Dark tones").
+    style_weight: float = _opt(StyleConfig.style_weight, "beta: weight of the style loss")
     tv_weight: float = _opt(StyleConfig.tv_weight, "gamma: weight of the total-variation (smoothness) loss")
     style_size: int = _opt(256, "long side of the style image in px when its Gram matrices are taken")
     # Content at relu2_2, as Johnson et al.: against relu3_3 it gave lower style loss and kept the photos'
@@ -53,6 +54,12 @@ class TrainConfig(Settings):
         "scale", "normalisation of each channel in the network: instance (take out its mean and divide by its "
         "deviation, Ulyanov et al.) or scale (only divide by its root mean square, as StyleGAN2)",
         choices=NORMALISATIONS)
+    # Palette: networks that painted the whole image had none of the painting's dark tones after an hour;
+    # changing the photo in the painting's colours has them from the first step (README, "Dark tones").
+    residual: Literal["none", "palette"] = _opt(
+        "palette", "what the network's last layer adds to: none (it paints the whole image, Johnson et al.) or "
+        "palette (the photo recoloured to the style's colours, which is also the content loss's target)",
+        choices=RESIDUALS)
     checkpoint_every: int = _opt(500, "write a checkpoint, a preview grid and the loss curves every N steps")
     validation_count: int = _opt(4, "photos held out of training and stylised into each preview grid")
     reference: Literal["draft", "normal", "none"] = _opt(

@@ -2,7 +2,7 @@
 
 The header holds string pairs: ``format`` (:data:`FORMAT`), ``format_version``, and ``metadata``, a
 JSON object with the style image's name and a small PNG thumbnail (base64), the network's shape
-(``width``, ``residual_blocks``, ``style_count``, ``normalisation``), every training setting (backbone, layers, weights),
+(``width``, ``residual_blocks``, ``style_count``, ``normalisation``, ``residual``), every training setting (backbone, layers, weights),
 ``steps`` trained and the ``brushwork`` version. Loading checks each of these and says what is wrong.
 
 A network of several styles (``style_count`` N > 1) is format version 2: its metadata lists the
@@ -27,7 +27,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from brushwork.errors import BrushworkError, SettingError
-from brushwork.feedforward.network import NORMALISATIONS, TransformerNet, style_vector
+from brushwork.feedforward.network import NORMALISATIONS, RESIDUALS, TransformerNet, style_vector
 from brushwork.image import to_pil, write_atomically
 
 FORMAT = "brushwork-style-network"
@@ -87,7 +87,7 @@ def save_style_network(net: TransformerNet, path: Path, metadata: Mapping[str, A
     """Write ``net``'s weights and ``metadata`` (JSON-able; ``width``, ``residual_blocks`` and
     ``style_count`` are added) to ``path`` through a temporary file and a rename."""
     meta = {**metadata, "width": net.width, "residual_blocks": net.blocks, "style_count": net.styles,
-            "normalisation": net.normalisation,
+            "normalisation": net.normalisation, "residual": net.residual,
             "brushwork": metadata.get("brushwork", version("brushwork"))}
     header = {"format": FORMAT, "format_version": FORMAT_VERSION if net.styles == 1 else MULTI_STYLE_VERSION,
               "metadata": json.dumps(meta)}
@@ -121,6 +121,9 @@ def read_header(path: Path) -> dict[str, Any]:
     if meta.get("normalisation", "instance") not in NORMALISATIONS:
         raise BrushworkError(f"{path}: damaged metadata (normalisation {meta['normalisation']!r} is not one of "
                              f"{', '.join(NORMALISATIONS)})")
+    if meta.get("residual", "none") not in RESIDUALS:
+        raise BrushworkError(f"{path}: damaged metadata (residual {meta['residual']!r} is not one of "
+                             f"{', '.join(RESIDUALS)})")
     if count < 1 or len(names) != count:
         raise BrushworkError(f"{path}: damaged metadata (style_count {count} but {len(names)} style names)")
     return meta
@@ -130,9 +133,10 @@ def load_style_network(path: Path | str, device: torch.device | str = "cpu") -> 
     """Read a style network file written by :func:`save_style_network`, strictly (every tensor must fit)."""
     path = Path(path)
     meta = read_header(path)
-    # Files written before the normalisation was a choice say nothing of it: theirs is "instance".
+    # Files written before the normalisation and the output were choices say nothing of them: theirs are
+    # "instance" and "none".
     net = TransformerNet(int(meta["width"]), int(meta["residual_blocks"]), int(meta.get("style_count", 1)),
-                         str(meta.get("normalisation", "instance")))
+                         str(meta.get("normalisation", "instance")), str(meta.get("residual", "none")))
     try:
         net.load_state_dict(load_file(path), strict=True)
     except (RuntimeError, SafetensorError) as exc:  # torch's message spans lines: the first two say it

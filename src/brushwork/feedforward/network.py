@@ -23,6 +23,16 @@ MIN_SIDE = 8
 #: How StyleNorm normalises each channel of each image: "instance" takes out its mean and divides by its
 #: standard deviation (Ulyanov et al. 2016); "scale" only divides by its root mean square.
 NORMALISATIONS = ("instance", "scale")
+#: What the last layer adds to: "none" nothing, it paints the whole image, (tanh + 1) / 2 of it (Johnson et
+#: al.); "palette" the photo recoloured to the style's palette (``palette_base``), in logit space.
+RESIDUALS = ("none", "palette")
+#: Newton-Schulz iterations of the 3x3 matrix square roots: enough for eigenvalues down to 1e-5 of the trace.
+_SQRT_ITERATIONS = 40
+#: Added to a photo's colour covariance (about two 8-bit levels squared), so that a grey photo's missing
+#: chroma is not blown up from noise, and the square roots converge.
+_COVARIANCE_FLOOR = 1e-4
+#: The base is kept this far inside [0, 1] before its logit is taken.
+_LOGIT_EPS = 1e-3
 
 
 class ConvLayer(nn.Sequential):
@@ -72,6 +82,34 @@ class StyleNorm(nn.Module):
         return x * scale * weight[:, None, None].to(x.dtype) + bias[:, None, None].to(x.dtype)
 
 
+def _sqrt_and_inverse(matrix: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The square root and inverse square root of symmetric positive definite ``matrix`` [B,3,3], by the
+    coupled Newton-Schulz iteration (Higham 2008, "Functions of Matrices", eq. 6.35), scaled by the trace
+    so that it converges. Matrix products only: ONNX has no eigendecomposition, and this must export."""
+    trace = matrix.diagonal(dim1=-2, dim2=-1).sum(-1)[:, None, None]
+    eye = torch.eye(3, dtype=matrix.dtype, device=matrix.device).expand_as(matrix)
+    y, z = matrix / trace, eye
+    for _ in range(_SQRT_ITERATIONS):
+        t = 0.5 * (3 * eye - z @ y)
+        y, z = y @ t, t @ z
+    return y * trace.sqrt(), z / trace.sqrt()
+
+
+def palette_base(x: torch.Tensor, mean: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
+    """Each photo of ``x`` [B,3,H,W] in [0,1] mapped affinely to the RGB ``mean`` [3] and second moment
+    ``second`` [3,3] (E[p pᵀ] over a palette's pixels p), clamped to [0,1]: ``colour.match_palette``'s
+    image-analogies transform A (p - μ) + μ', A = Σ'^½ Σ^-½, in float32 with exportable square roots."""
+    with torch.autocast(x.device.type, enabled=False):
+        pixels = x.float().flatten(2)
+        own_mean = pixels.mean(dim=2, keepdim=True)
+        centred = pixels - own_mean
+        own = centred @ centred.transpose(1, 2) / pixels.shape[2]
+        own = own + _COVARIANCE_FLOOR * torch.eye(3, device=x.device)
+        target = (second - torch.outer(mean, mean))[None].expand_as(own)
+        transform = _sqrt_and_inverse(target)[0] @ _sqrt_and_inverse(own)[1]
+        return (transform @ centred + mean[None, :, None]).reshape(x.shape).clamp(0, 1)
+
+
 def _run(modules: nn.Sequential, x: torch.Tensor, style_weights: torch.Tensor | None) -> torch.Tensor:
     """``modules`` in order, the style weights given to those that take them."""
     for module in modules:
@@ -106,14 +144,24 @@ class TransformerNet(nn.Module):
     ``width`` is the channel count of the first layer (32 in the paper; the downsampled layers have
     2x and 4x as many); ``blocks`` the number of residual blocks (5 in the paper); ``styles`` the
     number of styles it holds (each a scale and shift in every StyleNorm); ``normalisation`` that of
-    every StyleNorm (one of :data:`NORMALISATIONS`; "instance" is that of files that do not say).
+    every StyleNorm (one of :data:`NORMALISATIONS`; "instance" is that of files that do not say);
+    ``residual`` what its last layer paints (one of :data:`RESIDUALS`; "none" is that of files that do not
+    say). A "palette" network holds each style's RGB mean and second moment (buffers ``palette_mean``
+    [N,3] and ``palette_second`` [N,3,3], set by :meth:`set_palettes`).
     """
 
-    def __init__(self, width: int = 32, blocks: int = 5, styles: int = 1, normalisation: str = "instance") -> None:
+    def __init__(self, width: int = 32, blocks: int = 5, styles: int = 1, normalisation: str = "instance",
+                 residual: str = "none") -> None:
         super().__init__()
         if normalisation not in NORMALISATIONS:
             raise ValueError(f"normalisation {normalisation!r} is not one of {', '.join(NORMALISATIONS)}")
+        if residual not in RESIDUALS:
+            raise ValueError(f"residual {residual!r} is not one of {', '.join(RESIDUALS)}")
         self.width, self.blocks, self.styles, self.normalisation = width, blocks, styles, normalisation
+        self.residual = residual
+        if residual == "palette":
+            self.register_buffer("palette_mean", torch.full((styles, 3), 0.5))
+            self.register_buffer("palette_second", torch.full((styles, 3, 3), 0.25) + 0.01 * torch.eye(3))
         w1, w2, w3 = width, 2 * width, 4 * width
 
         def norm(channels: int) -> StyleNorm:
@@ -129,11 +177,32 @@ class TransformerNet(nn.Module):
             ConvLayer(w1, 3, 9),
         )
 
+    @torch.no_grad()
+    def set_palettes(self, styles: list[torch.Tensor]) -> None:
+        """Take each style's palette from its image RGB [1,3,H,W] in [0,1], in the order of the styles."""
+        pixels = [s.float().flatten(2)[0] for s in styles]
+        self.palette_mean.copy_(torch.stack([p.mean(dim=1) for p in pixels]))
+        self.palette_second.copy_(torch.stack([p @ p.T / p.shape[1] for p in pixels]))
+
+    def base(self, x: torch.Tensor, style_weights: torch.Tensor | None = None) -> torch.Tensor:
+        """What the last layer of a "palette" network changes: ``x`` [B,3,H,W] recoloured to the blend of its
+        styles' palettes by ``style_weights`` (the pooled pixels' mean and covariance, as ``match_palette``)."""
+        weights = style_weights.float() if style_weights is not None else torch.ones(1, device=x.device)
+        with torch.autocast(x.device.type, enabled=False):  # in float32 under any autocast, as palette_base
+            mean = weights @ self.palette_mean.float()
+            second = torch.einsum("n,nij->ij", weights, self.palette_second.float())
+        return palette_base(x, mean, second)
+
     def forward(self, x: torch.Tensor, style_weights: torch.Tensor | None = None) -> torch.Tensor:
         """[B,3,H,W] in [0,1], H and W multiples of 4 -> [B,3,H,W] in [0,1]. ``style_weights`` [N], non-negative
         and summing to one, blends the N styles (see :func:`style_vector`); a one-style network needs none."""
+        raw = 2 * _run(self.layers, x, style_weights)
+        if self.residual == "palette":
+            # Starting from the photo in the painting's colours, as the optimisation does, the darks are there
+            # from the first step; networks that painted the whole image had none after an hour (README).
+            raw = raw + torch.logit(self.base(x, style_weights), eps=_LOGIT_EPS)
         # Johnson et al.'s scaled tanh, (tanh + 1) / 2 = sigmoid(2x), keeps the output a valid image.
-        return torch.sigmoid(2 * _run(self.layers, x, style_weights))
+        return torch.sigmoid(raw)
 
 
 def style_vector(weights: tuple[float, ...] | None, count: int) -> torch.Tensor:
@@ -144,11 +213,11 @@ def style_vector(weights: tuple[float, ...] | None, count: int) -> torch.Tensor:
 
 
 def seeded_network(width: int, blocks: int, seed: int, styles: int = 1,
-                   normalisation: str = "instance") -> TransformerNet:
+                   normalisation: str = "instance", residual: str = "none") -> TransformerNet:
     """A TransformerNet with PyTorch's default initialisation (that of ``nn.Conv2d.reset_parameters``)
     drawn from its own generator seeded by ``seed``: the global random state is neither read nor moved."""
     with torch.device("meta"):  # built without drawing any numbers, then given storage and values
-        net = TransformerNet(width, blocks, styles, normalisation)
+        net = TransformerNet(width, blocks, styles, normalisation, residual)
     net = net.to_empty(device="cpu")
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
@@ -160,6 +229,14 @@ def seeded_network(width: int, blocks: int, seed: int, styles: int = 1,
             elif isinstance(module, StyleNorm):
                 nn.init.ones_(module.weight)
                 nn.init.zeros_(module.bias)
+        if residual == "palette":
+            net.palette_mean.fill_(0.5)
+            net.palette_second.fill_(0.25).add_(0.01 * torch.eye(3))
+            # The change starts at zero, so the network starts at its base: a random last layer began with
+            # noise whose style loss was 50 times the base's (measured at the first steps of a run).
+            last = net.layers[-1][1]
+            nn.init.zeros_(last.weight)
+            nn.init.zeros_(last.bias)
     return net
 
 

@@ -36,7 +36,7 @@ from brushwork.feedforward.config import RUN_SETTINGS, TrainConfig
 from brushwork.feedforward.data import CropDataset, scan_photos
 from brushwork.feedforward.heldout import HeldOut, describe, one_hot, run_style
 from brushwork.feedforward.model_file import save_style_network, thumbnail_png
-from brushwork.feedforward.network import seeded_network
+from brushwork.feedforward.network import TransformerNet, seeded_network
 from brushwork.feedforward.previews import loss_plot
 from brushwork.hardware import compute_dtype, resolve_device
 from brushwork.image import ImageSource, load_image, resize_long_side, save_image, write_atomically
@@ -52,8 +52,9 @@ PREVIEWS = "previews"
 
 
 class BatchObjective(nn.Module):
-    """α·content + β·style + γ·TV of a batch of outputs [B,3,S,S] against their photos and one of the
-    ``styles`` (RGB [1,3,H,W] each).
+    """α·content + β·style + γ·TV of a batch of outputs [B,3,S,S] against their content targets (the photos,
+    or for a "palette" network the photos in the style's colours) and one of the ``styles`` (RGB [1,3,H,W]
+    each).
 
     The normalisation is that of ``transfer.Objective`` (see losses.py), applied per photo: content
     by the squared norm of each photo's own target, each style layer by its target Gram's mean square,
@@ -95,6 +96,22 @@ class BatchObjective(nn.Module):
                  "tv": config.tv_weight * total_variation(output.float())}
         terms["total"] = terms["content"] + terms["style"] + terms["tv"]
         return terms
+
+
+def train_step(net: TransformerNet, model: nn.Module, objective: BatchObjective, optimizer: torch.optim.Optimizer,
+               photos: torch.Tensor, style: int, dtype: torch.dtype) -> dict[str, torch.Tensor]:
+    """One optimiser step of ``net`` (run as ``model``: itself, or its DistributedDataParallel wrapper) on
+    ``photos`` [B,3,S,S] in style number ``style``, the network under ``dtype`` autocast (float32: none);
+    returns the loss terms."""
+    weights = one_hot(style, net.styles, photos.device)
+    with torch.no_grad():  # a palette network's content target is the base it changes
+        content = net.base(photos, weights) if net.residual == "palette" else photos
+    with torch.autocast(photos.device.type, dtype=dtype, enabled=dtype != torch.float32):
+        terms = objective(model(photos, weights), content, style)
+    optimizer.zero_grad(set_to_none=True)
+    terms["total"].backward()
+    optimizer.step()
+    return terms
 
 
 def _distributed() -> tuple[int, int, int]:
@@ -226,20 +243,23 @@ def train_style_network(
                                               preprocessing=config.preprocessing)).to(device)
         objective = BatchObjective(backbone, style_rgbs, config)
         dtype = compute_dtype(config.precision, device)
-        amp = dtype != torch.float32
-        say(f"device {device}, {world} process(es), {'bf16 autocast' if amp else 'float32'}, {steps} steps "
+        say(f"device {device}, {world} process(es), {'float32' if dtype == torch.float32 else 'bf16 autocast'}, "
+            f"{steps} steps "
             f"of {config.batch_size} x {config.crop_size} px crops, {per_epoch} steps per epoch"
             + (f", {len(styles)} styles in turn" if len(styles) > 1 else ""))
         check_cancel(cancel)
 
         net = seeded_network(config.width, config.residual_blocks, config.seed, len(styles),
-                             config.normalisation).to(device)
+                             config.normalisation, config.residual).to(device)
+        if config.residual == "palette":
+            net.set_palettes(style_rgbs)
         optimizer = torch.optim.Adam(net.parameters(), lr=config.learning_rate)
         step, history = 0, []
         if resume:
             saved = torch.load(checkpoint_path, map_location=device, weights_only=True)
-            # Runs begun before the choice existed normalised as "instance".
-            _check_resume({"normalisation": "instance", **saved["settings"]}, config, checkpoint_path)
+            # Runs begun before these choices existed normalised as "instance" and painted "none".
+            _check_resume({"normalisation": "instance", "residual": "none", **saved["settings"]}, config,
+                          checkpoint_path)
             if saved.get("styles", names[:1]) != names:
                 raise SettingError("style", f"style {', '.join(names)}: the run resumed from {checkpoint_path} "
                                    f"learns {', '.join(saved.get('styles', ['one style']))}")
@@ -310,12 +330,8 @@ def train_style_network(
                         write_outputs(final=False)
                     raise Cancelled(step, checkpoint=checkpoint_path if step > 0 else None)
                 photos = photos.to(device, non_blocking=True)
-                current = step % len(styles)  # in turn: a resumed run goes on with the style an unbroken one would
-                with torch.autocast(device.type, dtype=dtype, enabled=amp):
-                    terms = objective(model(photos, one_hot(current, len(styles), device)), photos, current)
-                optimizer.zero_grad(set_to_none=True)
-                terms["total"].backward()
-                optimizer.step()
+                # In turn: a resumed run goes on with the style an unbroken one would.
+                terms = train_step(net, model, objective, optimizer, photos, step % len(styles), dtype)
                 step += 1
                 history.append({name: float(term.detach()) for name, term in terms.items()})
                 elapsed, eta = clock.advance()
