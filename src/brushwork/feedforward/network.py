@@ -145,8 +145,8 @@ class TransformerNet(nn.Module):
     2x and 4x as many); ``blocks`` the number of residual blocks (5 in the paper); ``styles`` the
     number of styles it holds (each a scale and shift in every StyleNorm); ``normalisation`` that of
     every StyleNorm (one of :data:`NORMALISATIONS`; "instance" is that of files that do not say);
-    ``residual`` what its last layer paints (one of :data:`RESIDUALS`; "none" is that of files that do not
-    say). A "palette" network holds each style's RGB mean and second moment (buffers ``palette_mean``
+    ``residual`` what its last layer adds to (one of :data:`RESIDUALS`; "none" is that of files that do
+    not say). A "palette" network holds each style's RGB mean and second moment (buffers ``palette_mean``
     [N,3] and ``palette_second`` [N,3,3], set by :meth:`set_palettes`).
     """
 
@@ -160,8 +160,9 @@ class TransformerNet(nn.Module):
         self.width, self.blocks, self.styles, self.normalisation = width, blocks, styles, normalisation
         self.residual = residual
         if residual == "palette":
-            self.register_buffer("palette_mean", torch.full((styles, 3), 0.5))
-            self.register_buffer("palette_second", torch.full((styles, 3, 3), 0.25) + 0.01 * torch.eye(3))
+            self.register_buffer("palette_mean", torch.empty(styles, 3))
+            self.register_buffer("palette_second", torch.empty(styles, 3, 3))
+            self.neutral_palettes()
         w1, w2, w3 = width, 2 * width, 4 * width
 
         def norm(channels: int) -> StyleNorm:
@@ -176,6 +177,13 @@ class TransformerNet(nn.Module):
             UpsampleConv(w2, w1), norm(w1), nn.ReLU(),
             ConvLayer(w1, 3, 9),
         )
+
+    @torch.no_grad()
+    def neutral_palettes(self) -> None:
+        """Mid grey with a little of every colour, until :meth:`set_palettes` (a valid palette: its
+        covariance is positive definite)."""
+        self.palette_mean.fill_(0.5)
+        self.palette_second.fill_(0.25).add_(0.01 * torch.eye(3, device=self.palette_second.device))
 
     @torch.no_grad()
     def set_palettes(self, styles: list[torch.Tensor]) -> None:
@@ -230,8 +238,7 @@ def seeded_network(width: int, blocks: int, seed: int, styles: int = 1,
                 nn.init.ones_(module.weight)
                 nn.init.zeros_(module.bias)
         if residual == "palette":
-            net.palette_mean.fill_(0.5)
-            net.palette_second.fill_(0.25).add_(0.01 * torch.eye(3))
+            net.neutral_palettes()  # the meta device kept no values
             # The change starts at zero, so the network starts at its base: a random last layer began with
             # noise whose style loss was 50 times the base's (measured at the first steps of a run).
             last = net.layers[-1][1]
