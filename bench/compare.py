@@ -169,7 +169,8 @@ def main() -> None:
                 entry[kind] = json.loads(out.strip().splitlines()[-1])
                 saved = torch.load(output)
                 images[kind] = saved["image"]
-                snapshots = saved["snapshots"] or snapshots
+                if kind == "brushwork":  # only the defaults' run keeps snapshots
+                    snapshots = saved["snapshots"]
                 if args.save:
                     args.save.mkdir(parents=True, exist_ok=True)
                     save_image(to_pil(images[kind]), args.save / f"{kind}-{size}.png")

@@ -49,7 +49,7 @@ CONTENT_PROBES = ("relu2_2", "relu3_3")
 # The model's training settings that the report repeats, so that each result says what it measured.
 TRAINING_SETTINGS = ("backbone", "pooling", "crop_size", "batch_size", "learning_rate", "content_weight",
                      "style_weight", "tv_weight", "style_size", "content_layers", "style_layers", "time_limit",
-                     "width", "residual_blocks", "normalisation", "seed")
+                     "width", "residual_blocks", "normalisation", "residual", "seed")
 
 #: Blob detector: luminance is averaged over square windows of this fraction of the image's long side, so that
 #: brush strokes and fine texture do not count, only patches.
@@ -121,12 +121,16 @@ def dark_share(output: torch.Tensor, painting: torch.Tensor) -> float:
 def independent_summary(rows: list[dict]) -> dict[str, object]:
     """Mean independent scores of the network's outputs and, over the photos that have one, of the
     optimisation's, and whether the network is within :data:`REFERENCE_BAR` on style and no worse on content."""
-    mean = lambda values: round(sum(values) / len(values), 4)  # noqa: E731
-    summary: dict[str, object] = {axis: mean([r["independent"][axis] for r in rows]) for axis in ("style", "content")}
+    def mean(values: list[float]) -> float:
+        return round(sum(values) / len(values), 4)
+
+    def scores(of: list[dict], key: str) -> dict[str, float]:
+        return {axis: mean([r[key][axis] for r in of]) for axis in ("style", "content")}
+
+    summary: dict[str, object] = dict(scores(rows, "independent"))
     paired = [r for r in rows if "reference" in r]
     if paired:
-        ours = {axis: mean([r["independent"][axis] for r in paired]) for axis in ("style", "content")}
-        theirs = {axis: mean([r["reference"][axis] for r in paired]) for axis in ("style", "content")}
+        ours, theirs = scores(paired, "independent"), scores(paired, "reference")
         summary["against_reference"] = {
             "photos": len(paired), "network": ours, "optimisation": theirs,
             "style_ratio": round(ours["style"] / theirs["style"], 3), "style_bar": REFERENCE_BAR,

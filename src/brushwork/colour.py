@@ -97,9 +97,10 @@ def _sym_sqrt(cov: torch.Tensor, inverse: bool) -> torch.Tensor:
     return vecs @ torch.diag_embed(vals) @ vecs.transpose(-1, -2)
 
 
-def _pixel_stats(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Float64 pixels [B,3,N] of ``x`` [B,3,H,W], their mean [B,3,1] and covariance [B,3,3] over N."""
-    pixels = x.flatten(2).double()
+def pixel_stats(x: torch.Tensor, dtype: torch.dtype = torch.float64
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Pixels [B,3,N] of ``x`` [B,3,H,W] in ``dtype``, their mean [B,3,1] and covariance [B,3,3] over N."""
+    pixels = x.flatten(2).to(dtype)
     mean = pixels.mean(dim=2, keepdim=True)
     centred = pixels - mean
     return pixels, mean, centred @ centred.transpose(1, 2) / pixels.shape[2]
@@ -113,7 +114,7 @@ def match_colour(style: torch.Tensor, content: torch.Tensor) -> torch.Tensor:
     A = Σ_c^{1/2} Σ_s^{-1/2}, so that A Σ_s Aᵀ = Σ_c. Computed in float64: Σ_s^{-1/2} is ill-conditioned
     for low-contrast styles.
     """
-    _, mu_c, cov_c = _pixel_stats(content)
+    _, mu_c, cov_c = pixel_stats(content)
     return _recolour(style, mu_c, cov_c)
 
 
@@ -124,7 +125,7 @@ def match_palette(image: torch.Tensor, palettes: Sequence[torch.Tensor], weights
     The blend's statistics are those of the pooled pixels when each image contributes its weight's share:
     μ = Σ wᵢ μᵢ and Σ = Σ wᵢ (Σᵢ + μᵢ μᵢᵀ) - μ μᵀ. With one palette this is ``match_colour(image, palette)``.
     """
-    stats = [_pixel_stats(p)[1:] for p in palettes]
+    stats = [pixel_stats(p)[1:] for p in palettes]
     mean = sum(w * mu for w, (mu, _) in zip(weights, stats))
     second = sum(w * (cov + mu @ mu.transpose(1, 2)) for w, (mu, cov) in zip(weights, stats))
     return _recolour(image, mean, second - mean @ mean.transpose(1, 2))
@@ -132,7 +133,7 @@ def match_palette(image: torch.Tensor, palettes: Sequence[torch.Tensor], weights
 
 def _recolour(image: torch.Tensor, mean: torch.Tensor, cov: torch.Tensor) -> torch.Tensor:
     """``image`` [1,3,H,W] mapped affinely to RGB ``mean`` [1,3,1] and covariance ``cov`` [1,3,3], clamped."""
-    pixels, mu, own = _pixel_stats(image)
+    pixels, mu, own = pixel_stats(image)
     transform = _sym_sqrt(cov, inverse=False) @ _sym_sqrt(own, inverse=True)
     matched = transform @ (pixels - mu) + mean
     return matched.reshape(image.shape).to(image.dtype).clamp(0, 1)

@@ -133,7 +133,7 @@ def load_style_network(path: Path | str, device: torch.device | str = "cpu") -> 
     """Read a style network file written by :func:`save_style_network`, strictly (every tensor must fit)."""
     path = Path(path)
     meta = read_header(path)
-    # Files written before the normalisation and the output were choices say nothing of them: theirs are
+    # Files written before the normalisation and the residual were choices say nothing of them: theirs are
     # "instance" and "none".
     net = TransformerNet(int(meta["width"]), int(meta["residual_blocks"]), int(meta.get("style_count", 1)),
                          str(meta.get("normalisation", "instance")), str(meta.get("residual", "none")))

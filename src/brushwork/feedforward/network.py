@@ -16,6 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from brushwork.colour import pixel_stats
+
 #: Two stride-2 convolutions and two 2x upsamplings: H and W must be multiples of 4 to come back equal.
 MULTIPLE = 4
 #: The 9x9 convolution reflects 4 px, which needs more than 4 px: the smallest side the network takes.
@@ -100,14 +102,11 @@ def palette_base(x: torch.Tensor, mean: torch.Tensor, second: torch.Tensor) -> t
     ``second`` [3,3] (E[p pᵀ] over a palette's pixels p), clamped to [0,1]: ``colour.match_palette``'s
     image-analogies transform A (p - μ) + μ', A = Σ'^½ Σ^-½, in float32 with exportable square roots."""
     with torch.autocast(x.device.type, enabled=False):
-        pixels = x.float().flatten(2)
-        own_mean = pixels.mean(dim=2, keepdim=True)
-        centred = pixels - own_mean
-        own = centred @ centred.transpose(1, 2) / pixels.shape[2]
+        pixels, own_mean, own = pixel_stats(x, torch.float32)
         own = own + _COVARIANCE_FLOOR * torch.eye(3, device=x.device)
         target = (second - torch.outer(mean, mean))[None].expand_as(own)
         transform = _sqrt_and_inverse(target)[0] @ _sqrt_and_inverse(own)[1]
-        return (transform @ centred + mean[None, :, None]).reshape(x.shape).clamp(0, 1)
+        return (transform @ (pixels - own_mean) + mean[None, :, None]).reshape(x.shape).clamp(0, 1)
 
 
 def _run(modules: nn.Sequential, x: torch.Tensor, style_weights: torch.Tensor | None) -> torch.Tensor:
