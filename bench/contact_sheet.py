@@ -82,10 +82,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--column", type=column, action="append", default=[], metavar="LABEL=DIR",
                         help="a column of outputs named CONTENT_STYLE.png (repeatable, in order)")
     parser.add_argument("--shared", type=Path, default=SHARED, help="folder with content/, style/ and reference/")
+    parser.add_argument("--pairs", type=lambda text: text.split(","), default=None, metavar="A,B,...",
+                        help="only these pairs, e.g. tubingen_starry,golden_gate_scream (default: every reference pair)")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     rows = []
-    for name in plain_pairs(args.shared):
+    for name in args.pairs or plain_pairs(args.shared):
         sheet, scores = pair_row(name, args.column, args.shared)
         sheet.save(args.out / f"{name}.jpg", quality=90)
         rows.append(sheet)

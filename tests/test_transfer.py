@@ -10,7 +10,7 @@ from brushwork.errors import BrushworkError
 from brushwork.nets.vgg import Backbone
 from brushwork.optim import converged, optimise
 from brushwork.progress import ProgressEvent
-from brushwork.transfer import Objective, initial_image
+from brushwork.transfer import Objective, halve, initial_image
 
 
 def _images(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -36,6 +36,26 @@ def test_objective_reports_each_term_by_name(tiny_backbone: Backbone) -> None:
     assert set(terms) == {"content", "style", "layout", "tv", "total"}
     assert terms["content"].item() == 0.0 and terms["style"].item() > 0 and terms["layout"].item() > 0
     assert terms["total"].item() == pytest.approx(sum(terms[k].item() for k in ("content", "style", "layout", "tv")))
+
+
+def test_a_second_octave_adds_the_style_loss_of_the_output_and_the_painting_halved(tiny_backbone: Backbone) -> None:
+    g = torch.Generator().manual_seed(3)
+    content, style, image = torch.rand(1, 3, 64, 80, generator=g), torch.rand(1, 3, 72, 72, generator=g) ** 2, \
+        torch.rand(1, 3, 64, 80, generator=g)
+    one = StyleConfig(style_octaves=(1.0,), precision="float32")
+    two = StyleConfig(style_octaves=(1.0, 3.0), precision="float32")
+    full = Objective(tiny_backbone, content, [style], one)(image)["style"].item()
+    half = Objective(tiny_backbone, halve(content, 1), [halve(style, 1)], one)(halve(image, 1))["style"].item()
+    assert half > 0.01 * full
+    assert Objective(tiny_backbone, content, [style], two)(image)["style"].item() == pytest.approx(full + 3 * half, rel=1e-5)
+    # With masks each style is matched on its region at both sizes.
+    left = torch.zeros(1, 1, 64, 80)
+    left[..., :40] = 1
+    masked = Objective(tiny_backbone, content, [style, style.flip(-1)], two, style_masks=[left, 1 - left])
+    assert len(masked.style) == 2 * 2 * len(one.style_layers) and masked(image)["style"].item() > 0
+    # An output under 2 x MIN_SIZE px on its short side has no halved octave.
+    small = Objective(tiny_backbone, content[..., :48, :], [style], two)
+    assert small.octaves == [0] and len(small.style) == len(one.style_layers)
 
 
 def test_layout_term_holds_the_photo_in_the_paintings_palette(tiny_backbone: Backbone) -> None:

@@ -47,10 +47,16 @@ def lbfgs_history(pixels: int) -> int:
     return max(5, min(50, LBFGS_HISTORY_BYTES // (2 * 3 * pixels * 4)))
 
 
-def peak_bytes(pixels: int, dtype: torch.dtype, checkpoint: bool, optimizer: str = "lbfgs") -> int:
-    """Estimated peak memory of optimising an image of ``pixels`` (H*W) px, in bytes."""
+def peak_bytes(pixels: int, dtype: torch.dtype, checkpoint: bool, optimizer: str = "lbfgs", octaves: int = 1) -> int:
+    """Estimated peak memory of optimising an image of ``pixels`` (H*W) px, in bytes.
+
+    With ``octaves`` > 1 the network also runs on the image halved (a quarter of the pixels), halved
+    again, ..., and every pass keeps its activations until the backward pass.
+    """
     state = 2 * lbfgs_history(pixels) if optimizer == "lbfgs" else 2  # Adam: two moments
-    return FIXED_BYTES + pixels * (ACTIVATION_BYTES[(dtype == torch.bfloat16, checkpoint)] + state * 3 * 4)
+    share = sum(4.0**-k for k in range(octaves))
+    activations = ACTIVATION_BYTES[(dtype == torch.bfloat16, checkpoint)] * share
+    return FIXED_BYTES + round(pixels * (activations + state * 3 * 4))
 
 
 @contextmanager
@@ -69,7 +75,7 @@ def memory_plan(config: StyleConfig, shapes: Sequence[tuple[int, int]], device: 
         checkpoints = [choose_checkpointing(config, h, w, device, free) for h, w in reversed(shapes)][::-1]
         height, width = shapes[-1]
         need = peak_bytes(height * width, compute_dtype(config.precision, device), checkpoints[-1],
-                          config.optimizer) - FIXED_BYTES
+                          config.optimizer, len(config.style_octaves)) - FIXED_BYTES
         _reserved[key] += need
     try:
         yield checkpoints
@@ -88,7 +94,7 @@ def choose_checkpointing(config: StyleConfig, height: int, width: int, device: t
     """
     dtype = compute_dtype(config.precision, device)
     free = available_memory(device) if free is None else free
-    plain, saving = (peak_bytes(height * width, dtype, c, config.optimizer) for c in (False, True))
+    plain, saving = (peak_bytes(height * width, dtype, c, config.optimizer, len(config.style_octaves)) for c in (False, True))
     checkpoint = config.checkpointing == "on" or (config.checkpointing == "auto" and plain > free)
     if (saving if checkpoint else plain) <= free:
         return checkpoint
@@ -104,6 +110,7 @@ def _largest_size(config: StyleConfig, height: int, width: int, dtype: torch.dty
     """The largest size whose run fits in ``free`` bytes, for an output of this aspect ratio."""
     ratio = height * width / max(height, width) ** 2
     size = config.size
-    while size > 32 and peak_bytes(math.ceil(size * size * ratio), dtype, checkpoint, config.optimizer) > free:
+    while size > 32 and peak_bytes(math.ceil(size * size * ratio), dtype, checkpoint, config.optimizer,
+                                   len(config.style_octaves)) > free:
         size = int(size * 0.95)
     return size

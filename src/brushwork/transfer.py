@@ -56,42 +56,48 @@ class Objective(nn.Module):
         self.dtype = compute_dtype(config.precision, content.device)
         self.checkpoint = checkpoint
         blend = config.blend_weights(len(styles))
+        # Octave k compares the output and the styles halved k times; a halved octave of weight 0, or whose
+        # output would be under MIN_SIZE px on its short side (its deepest layers a pixel or two), is left out.
+        self.octaves = [0] + [k for k, weight in enumerate(config.style_octaves)
+                              if k > 0 and weight > 0 and min(content.shape[-2:]) >> k >= MIN_SIZE]
         with torch.no_grad():
             content_features = self.features(content, self.layers)  # all layers: their shapes too
-            grams = []
-            for style in styles:
-                with self.precision(style):
-                    grams.append({layer: gram_matrix(f).float()
-                                  for layer, f in self.backbone.features(style, config.style_layers).items()})
-        shapes = {layer: f.shape[-2:] for layer, f in content_features.items()}
+            # The layers' shapes at each octave, for the masks.
+            shapes = [{layer: f.shape[-2:] for layer, f in content_features.items()}] + [
+                {layer: f.shape[-2:] for layer, f in self.features(halve(content, k), config.style_layers).items()}
+                for k in self.octaves[1:]]
+            grams = [[self.grams(halve(style, k), config.style_layers) for style in styles] for k in self.octaves]
         self.content = nn.ModuleDict({
             layer: ContentLoss(content_features[layer], config.content_weight / len(config.content_layers),
-                               None if content_mask is None else fit_mask(content_mask, *shapes[layer]))
+                               None if content_mask is None else fit_mask(content_mask, *content_features[layer].shape[-2:]))
             for layer in config.content_layers})
-        self.style_layers: list[str] = []
+        # One list of (layer, loss) per octave.
+        self.style_terms: list[list[tuple[str, StyleLoss]]] = [[] for _ in self.octaves]
         self.style = nn.ModuleList()
-        for layer, layer_weight in config.layer_weights().items():
-            weight = config.style_weight * layer_weight
-            if style_masks is None:  # blend the targets: one loss per layer
-                target = sum(w * g[layer] for w, g in zip(blend, grams))
-                self._add_style(layer, StyleLoss(target, weight))
-            else:  # each style on its own region
-                for w, g, mask in zip(blend, grams, style_masks):
-                    region = fit_mask(mask, *shapes[layer])
-                    # A masked Gram averages over the region only, so each of its pixels counts
-                    # 1/share times more than in a whole-image Gram; weighting by the share keeps the
-                    # pull on each pixel that of a single style (at full weight for equal blends).
-                    share = float(region.mean())
-                    if w > 0 and share > 0:
-                        self._add_style(layer, StyleLoss(g[layer], weight * share * w / max(blend), region))
+        for k, terms, octave_grams, octave_shapes in zip(self.octaves, self.style_terms, grams, shapes):
+            for layer, layer_weight in config.layer_weights().items():
+                weight = config.style_weight * config.style_octaves[k] * layer_weight
+                if style_masks is None:  # blend the targets: one loss per layer
+                    terms.append((layer, StyleLoss(sum(w * g[layer] for w, g in zip(blend, octave_grams)), weight)))
+                else:  # each style on its own region
+                    for w, g, mask in zip(blend, octave_grams, style_masks):
+                        region = fit_mask(mask, *octave_shapes[layer])
+                        # A masked Gram averages over the region only, so each of its pixels counts
+                        # 1/share times more than in a whole-image Gram; weighting by the share keeps the
+                        # pull on each pixel that of a single style (at full weight for equal blends).
+                        share = float(region.mean())
+                        if w > 0 and share > 0:
+                            terms.append((layer, StyleLoss(g[layer], weight * share * w / max(blend), region)))
+            self.style.extend(loss for _, loss in terms)
         layout_weight = config.effective_layout_weight()
         # Off by default from the photo: a term of weight 0 is reported as 0, not computed every iteration.
         self.layout = LayoutLoss(match_palette(content, styles, blend), layout_weight) if layout_weight > 0 else None
         self.tv = TVLoss(config.tv_weight)
 
-    def _add_style(self, layer: str, loss: StyleLoss) -> None:
-        self.style_layers.append(layer)
-        self.style.append(loss)
+    def grams(self, image: torch.Tensor, layers: Sequence[str]) -> dict[str, torch.Tensor]:
+        """The Gram matrices [1,N,N] (float32) of ``image`` [1,3,H,W] at ``layers``, in this objective's precision."""
+        with self.precision(image):
+            return {layer: gram_matrix(f).float() for layer, f in self.backbone.features(image, layers).items()}
 
     def precision(self, image: torch.Tensor) -> torch.autocast:
         """The autocast context of this objective's precision for ``image``'s device."""
@@ -109,15 +115,23 @@ class Objective(nn.Module):
         # final losses (README, "Speed").
         with self.precision(image):
             features = self.backbone.features(image, self.layers, self.checkpoint)
-            terms = {
-                "content": sum(loss(features[layer]) for layer, loss in self.content.items()),
-                "style": sum(loss(features[layer]) for layer, loss in zip(self.style_layers, self.style)),
-            }
+            style = sum(loss(features[layer]) for layer, loss in self.style_terms[0])
+            for k, octave in zip(self.octaves[1:], self.style_terms[1:]):
+                halved = self.backbone.features(halve(image, k), [layer for layer, _ in octave], self.checkpoint)
+                style = style + sum(loss(halved[layer]) for layer, loss in octave)
+            terms = {"content": sum(loss(features[layer]) for layer, loss in self.content.items()), "style": style}
         terms = {name: term.float() for name, term in terms.items()}
         terms["layout"] = self.layout(image) if self.layout is not None else image.new_zeros(())
         terms["tv"] = self.tv(image)
         terms["total"] = terms["content"] + terms["style"] + terms["layout"] + terms["tv"]
         return terms
+
+
+def halve(image: torch.Tensor, times: int) -> torch.Tensor:
+    """``image`` [B,C,H,W] with each side halved ``times`` times (rounded down, at least 1 px)."""
+    if times == 0:
+        return image
+    return resize(image, *(max(1, side >> times) for side in image.shape[-2:]))
 
 
 def noise_image(content: torch.Tensor, seed: int) -> torch.Tensor:
