@@ -130,7 +130,7 @@ class StyleConfig(Settings):
     style_scale: float = _opt(1.0, "size of the style image relative to the output (0.25 to 4): larger "
                               "gives larger brush strokes")
     # One size, as the paper: matching the halved output too (e.g. 1,3) gave bolder, larger strokes and
-    # better style scores but worse content scores in both pairs measured (README, "Octaves").
+    # better style scores but worse content scores in all four pairs measured (README, "Octaves").
     style_octaves: tuple[float, ...] = _opt(
         (1.0,), "weight of the style loss at the output's size, then with the output and the painting halved, "
         "then quartered, comma-separated (1 to 3 weights; 1,3 gives larger, bolder strokes)")
