@@ -106,6 +106,8 @@ ARMS: dict[str, tuple[dict[str, object], Callable[[TransformerNet], None] | None
     "scale-palette-sw10": ({"normalisation": "scale", "residual": "palette", "style_weight": 10.0}, None),
     "scale-palette-lr-1e-2": ({"normalisation": "scale", "residual": "palette", "learning_rate": 1e-2}, None),
     "scale-lr-1e-2": ({"normalisation": "scale", "residual": "none", "style_weight": 3.0, "learning_rate": 1e-2}, None),
+    "scale-palette-w16": ({"normalisation": "scale", "residual": "palette", "width": 16}, None),
+    "scale-palette-w32": ({"normalisation": "scale", "residual": "palette"}, None),
 }
 
 
