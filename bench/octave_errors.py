@@ -23,11 +23,10 @@ from common import machine, write_report  # noqa: E402
 from quality import load, pair_of  # noqa: E402
 
 from brushwork.config import StyleConfig  # noqa: E402
-from brushwork.image import resize_long_side  # noqa: E402
+from brushwork.image import halve, resize_long_side  # noqa: E402
 from brushwork.losses import gram_matrix  # noqa: E402
 from brushwork.nets.vgg import Backbone  # noqa: E402
 from brushwork.nets.weights import load_backbone  # noqa: E402
-from brushwork.transfer import halve  # noqa: E402
 
 SIZE = 512
 

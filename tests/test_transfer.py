@@ -7,10 +7,11 @@ import torch
 
 from brushwork.config import NOISE_STD, PATIENCE, SPIKE_STEPS, StyleConfig
 from brushwork.errors import BrushworkError
+from brushwork.image import halve
 from brushwork.nets.vgg import Backbone
 from brushwork.optim import converged, optimise
 from brushwork.progress import ProgressEvent
-from brushwork.transfer import Objective, halve, initial_image
+from brushwork.transfer import Objective, initial_image
 
 
 def _images(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -53,6 +54,12 @@ def test_a_second_octave_adds_the_style_loss_of_the_output_and_the_painting_halv
     left[..., :40] = 1
     masked = Objective(tiny_backbone, content, [style, style.flip(-1)], two, style_masks=[left, 1 - left])
     assert len(masked.style) == 2 * 2 * len(one.style_layers) and masked(image)["style"].item() > 0
+    # An octave of weight 0 is skipped, and the ones after it still find their masks' shapes.
+    big, wide = torch.rand(1, 3, 128, 160, generator=g), torch.zeros(1, 1, 128, 160)
+    wide[..., :80] = 1
+    skipping = Objective(tiny_backbone, big, [style, style.flip(-1)], StyleConfig(style_octaves=(1.0, 0.0, 1.0)),
+                         style_masks=[wide, 1 - wide])
+    assert skipping.octaves == [0, 2] and len(skipping.style) == 2 * 2 * len(one.style_layers)
     # An output under 2 x MIN_SIZE px on its short side has no halved octave.
     small = Objective(tiny_backbone, content[..., :48, :], [style], two)
     assert small.octaves == [0] and len(small.style) == len(one.style_layers)

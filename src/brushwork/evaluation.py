@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from brushwork.image import resize, resize_long_side
+from brushwork.image import halve, resize, resize_long_side
 from brushwork.nets.weights import WeightFile, Wheel, cached_path, fetch
 
 #: Images are compared with their long side at this many pixels; style also at half of it.
@@ -165,10 +165,6 @@ def statistic_error(output: Moments, target: Moments) -> float:
     return float(cov + mean)
 
 
-def _half(image: torch.Tensor) -> torch.Tensor:
-    return resize(image, *(max(1, side // 2) for side in image.shape[-2:]))
-
-
 class Scorer:
     """Scores outputs for one photo and painting; their features are computed once, here.
 
@@ -190,7 +186,7 @@ class Scorer:
     @torch.no_grad()
     def _style_moments(self, image: torch.Tensor) -> tuple[list[Moments], dict[str, torch.Tensor]]:
         """The moments at every style tap of ``image`` and of its half, and the full-size features."""
-        full, half = self.extract(image), self.extract(_half(image))
+        full, half = self.extract(image), self.extract(halve(image, 1))
         return [moments(f[tap]) for f in (full, half) for tap in self.style_taps], full
 
     @torch.no_grad()

@@ -240,6 +240,14 @@ def resize(x: torch.Tensor, height: int, width: int) -> torch.Tensor:
     return F.interpolate(x, size=(height, width), mode="bicubic", antialias=True, align_corners=False).clamp(0, 1)
 
 
+def halve(image: torch.Tensor, times: int) -> torch.Tensor:
+    """``image`` [B,C,H,W] in [0,1] with each side halved ``times`` times (rounded down, at least 1 px), by
+    :func:`resize`."""
+    if times == 0:
+        return image
+    return resize(image, *(max(1, side >> times) for side in image.shape[-2:]))
+
+
 def to_pil(rgb: torch.Tensor, alpha: torch.Tensor | None = None) -> Image.Image:
     """``[1, 3, H, W]`` (and optional ``[1, 1, h, w]`` alpha) in [0, 1] -> 8-bit RGB or RGBA image.
 

@@ -14,7 +14,7 @@ from torch import nn
 from brushwork.colour import luminance, match_colour, match_luminance, match_palette, recombine
 from brushwork.config import MIN_SIZE, NOISE_STD, StyleConfig
 from brushwork.hardware import compute_dtype
-from brushwork.image import long_side_shape, resize, resize_long_side
+from brushwork.image import halve, long_side_shape, resize, resize_long_side
 from brushwork.losses import ContentLoss, LayoutLoss, StyleLoss, TVLoss, gram_matrix
 from brushwork.memory import memory_plan
 from brushwork.nets.vgg import Backbone
@@ -62,26 +62,27 @@ class Objective(nn.Module):
                               if k > 0 and weight > 0 and min(content.shape[-2:]) >> k >= MIN_SIZE]
         with torch.no_grad():
             content_features = self.features(content, self.layers)  # all layers: their shapes too
-            # The layers' shapes at each octave, for the masks.
-            shapes = [{layer: f.shape[-2:] for layer, f in content_features.items()}] + [
-                {layer: f.shape[-2:] for layer, f in self.features(halve(content, k), config.style_layers).items()}
-                for k in self.octaves[1:]]
+            # The layers' shapes by octave; those of the halved ones only the masks need, so without masks
+            # the halved content is never run.
+            shapes = {0: {layer: f.shape[-2:] for layer, f in content_features.items()}} | {
+                k: {layer: f.shape[-2:] for layer, f in self.features(halve(content, k), config.style_layers).items()}
+                for k in (self.octaves[1:] if style_masks is not None else [])}
             grams = [[self.grams(halve(style, k), config.style_layers) for style in styles] for k in self.octaves]
         self.content = nn.ModuleDict({
             layer: ContentLoss(content_features[layer], config.content_weight / len(config.content_layers),
-                               None if content_mask is None else fit_mask(content_mask, *content_features[layer].shape[-2:]))
+                               None if content_mask is None else fit_mask(content_mask, *shapes[0][layer]))
             for layer in config.content_layers})
         # One list of (layer, loss) per octave.
         self.style_terms: list[list[tuple[str, StyleLoss]]] = [[] for _ in self.octaves]
         self.style = nn.ModuleList()
-        for k, terms, octave_grams, octave_shapes in zip(self.octaves, self.style_terms, grams, shapes):
+        for k, terms, octave_grams in zip(self.octaves, self.style_terms, grams):
             for layer, layer_weight in config.layer_weights().items():
                 weight = config.style_weight * config.style_octaves[k] * layer_weight
                 if style_masks is None:  # blend the targets: one loss per layer
                     terms.append((layer, StyleLoss(sum(w * g[layer] for w, g in zip(blend, octave_grams)), weight)))
                 else:  # each style on its own region
                     for w, g, mask in zip(blend, octave_grams, style_masks):
-                        region = fit_mask(mask, *octave_shapes[layer])
+                        region = fit_mask(mask, *shapes[k][layer])
                         # A masked Gram averages over the region only, so each of its pixels counts
                         # 1/share times more than in a whole-image Gram; weighting by the share keeps the
                         # pull on each pixel that of a single style (at full weight for equal blends).
@@ -125,13 +126,6 @@ class Objective(nn.Module):
         terms["tv"] = self.tv(image)
         terms["total"] = terms["content"] + terms["style"] + terms["layout"] + terms["tv"]
         return terms
-
-
-def halve(image: torch.Tensor, times: int) -> torch.Tensor:
-    """``image`` [B,C,H,W] with each side halved ``times`` times (rounded down, at least 1 px)."""
-    if times == 0:
-        return image
-    return resize(image, *(max(1, side >> times) for side in image.shape[-2:]))
 
 
 def noise_image(content: torch.Tensor, seed: int) -> torch.Tensor:
