@@ -32,7 +32,7 @@ from brushwork.feedforward.data import CropDataset, scan_photos
 from brushwork.feedforward.heldout import run_style
 from brushwork.feedforward.network import ConvLayer, StyleNorm, TransformerNet, seeded_network
 from brushwork.feedforward.previews import preview_grid
-from brushwork.feedforward.trainer import BatchObjective, _split, train_step
+from brushwork.feedforward.trainer import BatchObjective, _split, set_learning_rate, train_step
 from brushwork.hardware import compute_dtype
 from brushwork.image import load_image, resize_long_side, save_image
 from brushwork.nets.weights import load_backbone
@@ -88,6 +88,14 @@ def _zero_padding(net: TransformerNet) -> None:
             module[0] = nn.ZeroPad2d(module[0].padding)
 
 
+def _leaky(net: TransformerNet) -> None:
+    """Every ReLU of ``net`` a leaky one (slope 0.2 below zero), so that no unit can stop learning for good."""
+    for module in net.modules():
+        for name, child in module.named_children():
+            if isinstance(child, nn.ReLU):
+                setattr(module, name, nn.LeakyReLU(0.2))
+
+
 #: name: (TrainConfig overrides, change to the network)
 ARMS: dict[str, tuple[dict[str, object], Callable[[TransformerNet], None] | None]] = {
     "baseline": ({}, None),
@@ -108,6 +116,11 @@ ARMS: dict[str, tuple[dict[str, object], Callable[[TransformerNet], None] | None
     "scale-lr-1e-2": ({"normalisation": "scale", "residual": "none", "style_weight": 3.0, "learning_rate": 1e-2}, None),
     "scale-palette-w16": ({"normalisation": "scale", "residual": "palette", "width": 16}, None),
     "scale-palette-w32": ({"normalisation": "scale", "residual": "palette"}, None),
+    "palette-w16-warmup": ({"normalisation": "scale", "residual": "palette", "width": 16, "warmup_steps": 100}, None),
+    "palette-w16-warmup-leaky": ({"normalisation": "scale", "residual": "palette", "width": 16, "warmup_steps": 100},
+                                 _leaky),
+    "none-warmup": ({"normalisation": "scale", "residual": "none", "style_weight": 3.0, "warmup_steps": 100}, None),
+    "palette-w16-leaky": ({"normalisation": "scale", "residual": "palette", "width": 16}, _leaky),
 }
 
 
@@ -130,12 +143,28 @@ def train_arm(config: TrainConfig, change: Callable[[TransformerNet], None] | No
         order = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(config.seed + epoch)).tolist()
         for start in range(0, len(order) - config.batch_size + 1, config.batch_size):
             batch = torch.stack([dataset[i] for i in order[start:start + config.batch_size]])
+            set_learning_rate(optimizer, config, step)
             train_step(net, net, objective, optimizer, batch, 0, dtype)
             step += 1
             if step >= steps:
                 break
         epoch += 1
     return net, time.perf_counter() - started
+
+
+def live_share(net: TransformerNet, photos: list[torch.Tensor]) -> float:
+    """The share of positive inputs to the network's last rectifier (the one before its output convolution) on
+    ``photos`` (RGB [1,3,H,W] each), in [0,1]: 0 means every unit there is dead and the network outputs a
+    constant change (for a palette network, its base)."""
+    last = [m for m in net.layers if isinstance(m, (nn.ReLU, nn.LeakyReLU))][-1]
+    shares: list[float] = []
+    hook = last.register_forward_hook(lambda module, inputs, output: shares.append(float((inputs[0] > 0).float().mean())))
+    try:
+        for photo in photos:
+            run_style(net, photo, 0)
+    finally:
+        hook.remove()
+    return sum(shares) / len(shares)
 
 
 def main() -> None:
@@ -152,7 +181,8 @@ def main() -> None:
     args = parser.parse_args()
 
     # The arms change one thing each from the trainer's settings before this study, instance normalisation included.
-    base = replace(TrainConfig(), crop_size=args.crop_size, validation_count=args.held_out, normalisation="instance")
+    base = replace(TrainConfig(), crop_size=args.crop_size, validation_count=args.held_out, normalisation="instance",
+                   residual="none", warmup_steps=0)
     backbone = load_backbone(base.weights, pooling=base.pooling)
     painting = load_image(args.style, base.max_pixels)[0]
     train, held = _split(scan_photos(args.photos, base.crop_size, base.max_pixels).photos, args.held_out)
@@ -167,6 +197,7 @@ def main() -> None:
         objective = BatchObjective(backbone, [style], config)
         net, seconds = train_arm(config, change, objective, style, train, args.steps)
         outputs = [run_style(net, photo, 0) for photo in held_rgb]
+        live = live_share(net, held_rgb)
         blobs = [find_blobs(o, p, painting) for o, p in zip(outputs, held_rgb)]
         scores = [scorer(o) for scorer, o in zip(scorers, outputs)]
         rows.append({"arm": name, "changes": {k: str(v) for k, v in overrides.items()} or None,
@@ -175,7 +206,7 @@ def main() -> None:
                      "dark_share": round(sum(dark_share(o, painting) for o in outputs) / len(outputs), 4),
                      "style": round(sum(s["style"] for s in scores) / len(scores), 4),
                      "content": round(sum(s["content"] for s in scores) / len(scores), 4),
-                     "train_seconds": round(seconds, 1), "threads": torch.get_num_threads()})
+                     "live_share": round(live, 4), "train_seconds": round(seconds, 1), "threads": torch.get_num_threads()})
         print(rows[-1], flush=True)
         if args.previews is not None:
             args.previews.mkdir(parents=True, exist_ok=True)

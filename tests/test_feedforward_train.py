@@ -16,7 +16,8 @@ from brushwork.errors import BrushworkError
 from brushwork.feedforward.config import TrainConfig
 from brushwork.feedforward.model_file import load_style_network
 from brushwork.feedforward.previews import CAPTION
-from brushwork.feedforward.trainer import train_style_network
+from brushwork.feedforward.network import seeded_network
+from brushwork.feedforward.trainer import learning_rate_at, train_style_network
 from brushwork.progress import Cancelled, CancelToken, ProgressEvent
 from brushwork.nets.vgg import Backbone
 
@@ -51,15 +52,38 @@ def test_a_palette_network_starts_at_its_base_which_is_its_content_target(
     assert torch.allclose(net.palette_mean[0], style.mean(dim=(0, 2, 3)), atol=2e-2), "the style's colours"
 
 
+def test_the_warmup_ramps_the_step_size_up_then_holds_it() -> None:
+    config = TrainConfig(learning_rate=1e-3, warmup_steps=4)
+    assert [learning_rate_at(config, step) for step in range(6)] == pytest.approx([2.5e-4, 5e-4, 7.5e-4, 1e-3, 1e-3, 1e-3])
+    assert learning_rate_at(TrainConfig(learning_rate=1e-3, warmup_steps=0), 0) == 1e-3
+
+
+@pytest.mark.parametrize("warmup", [0, 1000])
+def test_the_first_step_is_as_large_as_the_warmup_allows(photo_dir: Path, style_file: Path,
+                                                         session_backbone: Backbone, tmp_path: Path,
+                                                         warmup: int) -> None:
+    # Adam's first step moves every parameter with a gradient by the step size itself, whatever the gradient.
+    path = tmp_path / "m.safetensors"
+    _train(photo_dir, style_file, session_backbone, path, steps=1, learning_rate=1e-2, warmup_steps=warmup)
+    config = TrainConfig(**{**TINY, "learning_rate": 1e-2, "warmup_steps": warmup})
+    start = seeded_network(config.width, config.residual_blocks, config.seed, 1, config.normalisation, config.residual)
+    trained = load_style_network(path).net
+    with torch.no_grad():
+        moved = max(float((a - b).abs().max()) for a, b in zip(trained.parameters(), start.parameters()))
+    assert moved == pytest.approx(1e-2 / max(1, warmup), rel=1e-3)
+
+
 @pytest.mark.parametrize("first", [5, 3], ids=["at an epoch's end", "mid-epoch"])
 def test_resume_continues_the_same_run(photo_dir: Path, style_file: Path, session_backbone: Backbone,
                                        tmp_path: Path, first: int) -> None:
     # 12 photos, 2 held out, batches of 2: 5 steps per epoch, so step 3 stops in the middle of one.
+    # A warmup of 6 steps: the resumed part goes on with the step sizes that the unbroken run had.
     whole = tmp_path / "whole.safetensors"
-    _train(photo_dir, style_file, session_backbone, whole, steps=8, checkpoint_every=3)
+    _train(photo_dir, style_file, session_backbone, whole, steps=8, checkpoint_every=3, warmup_steps=6)
     halves = tmp_path / "halves.safetensors"
-    _train(photo_dir, style_file, session_backbone, halves, steps=first, checkpoint_every=3)
-    seen = _train(photo_dir, style_file, session_backbone, halves, steps=8, checkpoint_every=3, resume=True)
+    _train(photo_dir, style_file, session_backbone, halves, steps=first, checkpoint_every=3, warmup_steps=6)
+    seen = _train(photo_dir, style_file, session_backbone, halves, steps=8, checkpoint_every=3, resume=True,
+                  warmup_steps=6)
     assert [p.step for p in seen] == list(range(first + 1, 9))  # from the checkpoint at the end of the first part
     a, b = load_file(whole), load_file(halves)
     assert a.keys() == b.keys() and all(torch.allclose(a[k], b[k], atol=1e-5) for k in a)

@@ -32,6 +32,10 @@ class TrainConfig(Settings):
     batch_size: int = _opt(4, "photos per step (per process under torchrun)")
     crop_size: int = _opt(256, "side of the square training crops in px (a multiple of 4)")
     learning_rate: float = _opt(1e-3, "Adam step size")
+    # Without it the first full-size Adam steps overshoot, and within six steps every ReLU before the last layer
+    # of a palette network was dead: it output its base for good (measured: README, "The dead network").
+    warmup_steps: int = _opt(100, "raise the step size linearly from learning_rate / N to learning_rate over the first N "
+                             "steps (0: full from the first step)")
     content_weight: float = _opt(StyleConfig.content_weight, "alpha: weight of the content loss")
     # The engine's 30. A network that painted the whole image (--residual none) learnt one texture for every
     # photo at 30, and 3 was its best; one that changes the photo in the painting's colours keeps the photo's
@@ -89,6 +93,7 @@ class TrainConfig(Settings):
         _check(16 <= self.crop_size <= 4096 and self.crop_size % 4 == 0, "crop_size",
                "must be a multiple of 4 from 16 to 4096", self.crop_size)
         _check(self.learning_rate > 0, "learning_rate", "must be positive", self.learning_rate)
+        _check(self.warmup_steps >= 0, "warmup_steps", "must be 0 or more", self.warmup_steps)
         _check_weights(self, ("content_weight", "style_weight", "tv_weight"))
         _check(16 <= self.style_size <= 4096, "style_size", "must be 16 to 4096 px", self.style_size)
         _check(len(self.content_layers) > 0, "content_layers", "needs at least one layer", "")

@@ -98,6 +98,20 @@ class BatchObjective(nn.Module):
         return terms
 
 
+def learning_rate_at(config: TrainConfig, step: int) -> float:
+    """Adam's step size for step number ``step`` (0-based): ``config.learning_rate``, ramped up linearly over
+    the first ``config.warmup_steps``."""
+    if step >= config.warmup_steps:
+        return config.learning_rate
+    return config.learning_rate * (step + 1) / config.warmup_steps
+
+
+def set_learning_rate(optimizer: torch.optim.Optimizer, config: TrainConfig, step: int) -> None:
+    """Give every parameter group of ``optimizer`` the step size of step number ``step`` (learning_rate_at)."""
+    for group in optimizer.param_groups:
+        group["lr"] = learning_rate_at(config, step)
+
+
 def train_step(net: TransformerNet, model: nn.Module, objective: BatchObjective, optimizer: torch.optim.Optimizer,
                photos: torch.Tensor, style: int, dtype: torch.dtype) -> dict[str, torch.Tensor]:
     """One optimiser step of ``net`` (run as ``model``: itself, or its DistributedDataParallel wrapper) on
@@ -330,6 +344,7 @@ def train_style_network(
                         write_outputs(final=False)
                     raise Cancelled(step, checkpoint=checkpoint_path if step > 0 else None)
                 photos = photos.to(device, non_blocking=True)
+                set_learning_rate(optimizer, config, step)
                 # In turn: a resumed run goes on with the style an unbroken one would.
                 terms = train_step(net, model, objective, optimizer, photos, step % len(styles), dtype)
                 step += 1
