@@ -125,9 +125,12 @@ ARMS: dict[str, tuple[dict[str, object], Callable[[TransformerNet], None] | None
 
 
 def train_arm(config: TrainConfig, change: Callable[[TransformerNet], None] | None, objective: BatchObjective,
-              style: torch.Tensor, photos: tuple[Path, ...], steps: int) -> tuple[TransformerNet, float]:
+              style: torch.Tensor, photos: tuple[Path, ...], steps: int,
+              trace: list[dict[str, float]] | None = None) -> tuple[TransformerNet, float]:
     """The network after ``steps`` Adam steps on crops of ``photos`` (workers 0, the trainer's seeds) in the
-    style of ``style`` (RGB [1,3,H,W], ``objective``'s), and the seconds it took."""
+    style of ``style`` (RGB [1,3,H,W], ``objective``'s), and the seconds it took. A ``trace`` list receives the
+    step, its style loss and the live share (see ``live_share``) on its batch after each of the first ten steps
+    and every tenth after that."""
     net = seeded_network(config.width, config.residual_blocks, config.seed, normalisation=config.normalisation,
                          residual=config.residual)
     if config.residual == "palette":
@@ -144,8 +147,11 @@ def train_arm(config: TrainConfig, change: Callable[[TransformerNet], None] | No
         for start in range(0, len(order) - config.batch_size + 1, config.batch_size):
             batch = torch.stack([dataset[i] for i in order[start:start + config.batch_size]])
             set_learning_rate(optimizer, config, step)
-            train_step(net, net, objective, optimizer, batch, 0, dtype)
+            terms = train_step(net, net, objective, optimizer, batch, 0, dtype)
             step += 1
+            if trace is not None and (step <= 10 or step % 10 == 0):
+                trace.append({"step": step, "style_loss": round(float(terms["style"]), 3),
+                              "live_share": round(live_share(net, list(batch.split(1))), 3)})
             if step >= steps:
                 break
         epoch += 1
@@ -177,6 +183,8 @@ def main() -> None:
     parser.add_argument("--held-out", type=int, default=6, help="photos held out and judged")
     parser.add_argument("--size", type=int, default=256, help="long side of the judged outputs in px")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "feedforward-blob-cpu.json")
+    parser.add_argument("--trace", action="store_true", help="record the style loss and the live share during "
+                        "training (the first ten steps, then every tenth)")
     parser.add_argument("--previews", type=Path, default=None, help="folder for a preview grid per arm")
     args = parser.parse_args()
 
@@ -195,7 +203,8 @@ def main() -> None:
         config = replace(base, **overrides)
         style = resize_long_side(painting, config.style_size)
         objective = BatchObjective(backbone, [style], config)
-        net, seconds = train_arm(config, change, objective, style, train, args.steps)
+        trace: list[dict[str, float]] | None = [] if args.trace else None
+        net, seconds = train_arm(config, change, objective, style, train, args.steps, trace)
         outputs = [run_style(net, photo, 0) for photo in held_rgb]
         live = live_share(net, held_rgb)
         blobs = [find_blobs(o, p, painting) for o, p in zip(outputs, held_rgb)]
@@ -206,7 +215,8 @@ def main() -> None:
                      "dark_share": round(sum(dark_share(o, painting) for o in outputs) / len(outputs), 4),
                      "style": round(sum(s["style"] for s in scores) / len(scores), 4),
                      "content": round(sum(s["content"] for s in scores) / len(scores), 4),
-                     "live_share": round(live, 4), "train_seconds": round(seconds, 1), "threads": torch.get_num_threads()})
+                     "live_share": round(live, 4), "train_seconds": round(seconds, 1), "threads": torch.get_num_threads(),
+                     **({"trace": trace} if trace is not None else {})})
         print(rows[-1], flush=True)
         if args.previews is not None:
             args.previews.mkdir(parents=True, exist_ok=True)

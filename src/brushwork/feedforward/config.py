@@ -32,7 +32,7 @@ class TrainConfig(Settings):
     batch_size: int = _opt(4, "photos per step (per process under torchrun)")
     crop_size: int = _opt(256, "side of the square training crops in px (a multiple of 4)")
     learning_rate: float = _opt(1e-3, "Adam step size")
-    # Without it the first full-size Adam steps overshoot, and within six steps every ReLU before the last layer
+    # Without it the first full-size Adam steps overshoot, and within nine steps every ReLU before the last layer
     # of a palette network was dead: it output its base for good (measured: README, "The dead network").
     warmup_steps: int = _opt(100, "raise the step size linearly from learning_rate / N to learning_rate over the first N "
                              "steps (0: full from the first step)")
