@@ -91,6 +91,19 @@ def test_resume_continues_the_same_run(photo_dir: Path, style_file: Path, sessio
     assert len(history) == 8
 
 
+def test_a_run_begun_before_the_warmup_existed_resumes_without_one(photo_dir: Path, style_file: Path,
+                                                                    session_backbone: Backbone, tmp_path: Path) -> None:
+    out = tmp_path / "m.safetensors"
+    _train(photo_dir, style_file, session_backbone, out, steps=2, warmup_steps=0)
+    checkpoint = tmp_path / "m-train" / "checkpoint.pt"
+    state = torch.load(checkpoint, weights_only=True)
+    del state["settings"]["warmup_steps"]  # as such a run's checkpoint was written
+    torch.save(state, checkpoint)
+    with pytest.raises(BrushworkError, match="^warmup_steps 100: the run resumed from .* was started with 0"):
+        _train(photo_dir, style_file, session_backbone, out, steps=4, resume=True, warmup_steps=100)
+    assert _train(photo_dir, style_file, session_backbone, out, steps=4, resume=True, warmup_steps=0)[-1].step == 4
+
+
 def test_cancelling_keeps_a_checkpoint_to_resume_from(photo_dir: Path, style_file: Path, session_backbone: Backbone,
                                                       tmp_path: Path) -> None:
     token = CancelToken()

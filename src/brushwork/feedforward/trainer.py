@@ -271,9 +271,9 @@ def train_style_network(
         step, history = 0, []
         if resume:
             saved = torch.load(checkpoint_path, map_location=device, weights_only=True)
-            # Runs begun before these choices existed normalised as "instance" and painted "none".
-            _check_resume({"normalisation": "instance", "residual": "none", **saved["settings"]}, config,
-                          checkpoint_path)
+            # Runs begun before these choices existed normalised as "instance", painted "none" and had no warmup.
+            _check_resume({"normalisation": "instance", "residual": "none", "warmup_steps": 0, **saved["settings"]},
+                          config, checkpoint_path)
             if saved.get("styles", names[:1]) != names:
                 raise SettingError("style", f"style {', '.join(names)}: the run resumed from {checkpoint_path} "
                                    f"learns {', '.join(saved.get('styles', ['one style']))}")
