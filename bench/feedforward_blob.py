@@ -120,7 +120,6 @@ ARMS: dict[str, tuple[dict[str, object], Callable[[TransformerNet], None] | None
     "palette-w16-warmup-leaky": ({"normalisation": "scale", "residual": "palette", "width": 16, "warmup_steps": 100},
                                  _leaky),
     "none-warmup": ({"normalisation": "scale", "residual": "none", "style_weight": 3.0, "warmup_steps": 100}, None),
-    "palette-w16-leaky": ({"normalisation": "scale", "residual": "palette", "width": 16}, _leaky),
 }
 
 
