@@ -119,6 +119,10 @@ ARMS: dict[str, tuple[dict[str, object], Callable[[TransformerNet], None] | None
     "palette-w16-warmup": ({"normalisation": "scale", "residual": "palette", "width": 16, "warmup_steps": 100}, None),
     "palette-w16-warmup-leaky": ({"normalisation": "scale", "residual": "palette", "width": 16, "warmup_steps": 100},
                                  _leaky),
+    "palette-w16-warmup-cw3": ({"normalisation": "scale", "residual": "palette", "width": 16, "warmup_steps": 100,
+                                "content_weight": 3.0}, None),
+    "palette-w16-warmup-lr3e-3": ({"normalisation": "scale", "residual": "palette", "width": 16, "warmup_steps": 100,
+                                   "learning_rate": 3e-3}, None),
     "none-warmup": ({"normalisation": "scale", "residual": "none", "style_weight": 3.0, "warmup_steps": 100}, None),
 }
 
