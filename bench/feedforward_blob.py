@@ -39,7 +39,7 @@ from brushwork.nets.weights import load_backbone
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import ROOT, SHARED, machine, write_report  # noqa: E402
-from feedforward_eval import DARK_QUANTILE, dark_share, find_blobs  # noqa: E402
+from feedforward_eval import DARK_QUANTILE, dark_share, find_blobs, live_share  # noqa: E402
 
 
 class AffineOnly(nn.Module):
@@ -159,21 +159,6 @@ def train_arm(config: TrainConfig, change: Callable[[TransformerNet], None] | No
                 break
         epoch += 1
     return net, time.perf_counter() - started
-
-
-def live_share(net: TransformerNet, photos: list[torch.Tensor]) -> float:
-    """The share of positive inputs to the network's last rectifier (the one before its output convolution) on
-    ``photos`` (RGB [1,3,H,W] each), in [0,1]: 0 means every unit there is dead and the network outputs a
-    constant change (for a palette network, its base)."""
-    last = [m for m in net.layers if isinstance(m, (nn.ReLU, nn.LeakyReLU))][-1]
-    shares: list[float] = []
-    hook = last.register_forward_hook(lambda module, inputs, output: shares.append(float((inputs[0] > 0).float().mean())))
-    try:
-        for photo in photos:
-            run_style(net, photo, 0)
-    finally:
-        hook.remove()
-    return sum(shares) / len(shares)
 
 
 def main() -> None:

@@ -6,7 +6,8 @@ measured for the photo itself and for the network's output. A ratio photo / outp
 the bar. How much of the photo the output keeps is measured too: the relative content loss
 (losses.py's normalisation) at relu2_2 and relu3_3, the two content layers of Johnson et al.
 Each output is searched for blobs (:func:`find_blobs`: a bright or dark patch that neither the photo
-nor the painting has), and its share of the painting's dark tones is measured (:func:`dark_share`).
+nor the painting has), and its share of the painting's dark tones is measured (:func:`dark_share`), and
+the network's live share on the photo (:func:`live_share`; 0: dead).
 Each output is also scored by the independent judge (``brushwork.evaluation``, which training never
 sees), and with ``--reference DIR`` so is the optimisation's output of the same photo and painting
 (``DIR/PHOTO_STYLE.png``, e.g. from ``brushwork stylize`` with its defaults): the network's style score
@@ -27,13 +28,16 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
 from scipy import ndimage
 
 from brushwork.colour import rgb_to_yiq
 from brushwork.evaluation import Scorer, judge
 from brushwork.feedforward.apply import TorchEngine, run_padded
 from brushwork.feedforward.config import TrainConfig
+from brushwork.feedforward.heldout import run_style
 from brushwork.feedforward.model_file import load_style_network
+from brushwork.feedforward.network import TransformerNet
 from brushwork.feedforward.trainer import BatchObjective
 from brushwork.image import load_image, resize, resize_long_side, save_image, to_pil
 from brushwork.losses import relative_content_loss
@@ -139,6 +143,21 @@ def independent_summary(rows: list[dict]) -> dict[str, object]:
     return {"independent": summary}
 
 
+def live_share(net: TransformerNet, photos: list[torch.Tensor]) -> float:
+    """The share of positive inputs to the network's last rectifier (the one before its output convolution) on
+    ``photos`` (RGB [1,3,H,W] each), in [0,1]: 0 means every unit there is dead and the network outputs a
+    constant change (for a palette network, its base)."""
+    last = [m for m in net.layers if isinstance(m, (nn.ReLU, nn.LeakyReLU))][-1]
+    shares: list[float] = []
+    hook = last.register_forward_hook(lambda module, inputs, output: shares.append(float((inputs[0] > 0).float().mean())))
+    try:
+        for photo in photos:
+            run_style(net, photo, 0)
+    finally:
+        hook.remove()
+    return sum(shares) / len(shares)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model", type=Path)
@@ -183,7 +202,8 @@ def main() -> None:
         rows.append({"photo": photo_path.name, "size": list(photo.shape[-2:]), "style_loss_photo": round(losses[0], 5),
                      "style_loss_output": round(losses[1], 5), "ratio": round(losses[0] / losses[1], 2),
                      **{f"content_{layer}": round(v, 5) for layer, v in kept.items()},
-                     "blobs": [asdict(b) for b in blobs], "dark_share": round(dark_share(output, painting), 4), **judged})
+                     "blobs": [asdict(b) for b in blobs], "dark_share": round(dark_share(output, painting), 4),
+                     "live_share": round(live_share(model.net, [photo]), 4), **judged})
         print(rows[-1], flush=True)
         if args.outputs is not None:
             args.outputs.mkdir(parents=True, exist_ok=True)
@@ -197,6 +217,7 @@ def main() -> None:
               "results": rows, "min_ratio": min(ratios), "bar": RATIO_BAR, "passes": min(ratios) >= RATIO_BAR,
               "blob_count": sum(len(r["blobs"]) for r in rows),
               "painting_dark_share": DARK_QUANTILE, "mean_dark_share": round(sum(r["dark_share"] for r in rows) / len(rows), 4),
+              "mean_live_share": round(sum(r["live_share"] for r in rows) / len(rows), 4),
               **{f"mean_content_{layer}": round(sum(r[f"content_{layer}"] for r in rows) / len(rows), 5)
                  for layer in CONTENT_PROBES},
               **independent_summary(rows)}
