@@ -39,7 +39,7 @@ from brushwork.nets.weights import load_backbone
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import ROOT, SHARED, machine, write_report  # noqa: E402
-from feedforward_eval import DARK_QUANTILE, dark_share, find_blobs, live_share  # noqa: E402
+from feedforward_eval import DARK_QUANTILE, dark_share, find_blobs, live_shares  # noqa: E402
 
 
 class AffineOnly(nn.Module):
@@ -132,8 +132,8 @@ def train_arm(config: TrainConfig, change: Callable[[TransformerNet], None] | No
               trace: list[dict[str, float]] | None = None) -> tuple[TransformerNet, float]:
     """The network after ``steps`` Adam steps on crops of ``photos`` (workers 0, the trainer's seeds) in the
     style of ``style`` (RGB [1,3,H,W], ``objective``'s), and the seconds it took. A ``trace`` list receives the
-    step, its style loss and the live share (see ``live_share``) on its batch after each of the first ten steps
-    and every tenth after that."""
+    step, its style loss and the live share (see ``live_shares``) on its batch after the step, for each of the
+    first ten steps and every tenth after that."""
     net = seeded_network(config.width, config.residual_blocks, config.seed, normalisation=config.normalisation,
                          residual=config.residual)
     if config.residual == "palette":
@@ -153,8 +153,9 @@ def train_arm(config: TrainConfig, change: Callable[[TransformerNet], None] | No
             terms = train_step(net, net, objective, optimizer, batch, 0, dtype)
             step += 1
             if trace is not None and (step <= 10 or step % 10 == 0):
-                trace.append({"step": step, "style_loss": round(float(terms["style"]), 3),
-                              "live_share": round(live_share(net, list(batch.split(1))), 3)})
+                with live_shares(net) as live:
+                    run_style(net, batch, 0)
+                trace.append({"step": step, "style_loss": round(float(terms["style"]), 3), "live_share": round(live[0], 3)})
             if step >= steps:
                 break
         epoch += 1
@@ -193,8 +194,8 @@ def main() -> None:
         objective = BatchObjective(backbone, [style], config)
         trace: list[dict[str, float]] | None = [] if args.trace else None
         net, seconds = train_arm(config, change, objective, style, train, args.steps, trace)
-        outputs = [run_style(net, photo, 0) for photo in held_rgb]
-        live = live_share(net, held_rgb)
+        with live_shares(net) as live:
+            outputs = [run_style(net, photo, 0) for photo in held_rgb]
         blobs = [find_blobs(o, p, painting) for o, p in zip(outputs, held_rgb)]
         scores = [scorer(o) for scorer, o in zip(scorers, outputs)]
         rows.append({"arm": name, "changes": {k: str(v) for k, v in overrides.items()} or None,
@@ -203,7 +204,7 @@ def main() -> None:
                      "dark_share": round(sum(dark_share(o, painting) for o in outputs) / len(outputs), 4),
                      "style": round(sum(s["style"] for s in scores) / len(scores), 4),
                      "content": round(sum(s["content"] for s in scores) / len(scores), 4),
-                     "live_share": round(live, 4), "train_seconds": round(seconds, 1), "threads": torch.get_num_threads(),
+                     "live_share": round(sum(live) / len(live), 4), "train_seconds": round(seconds, 1), "threads": torch.get_num_threads(),
                      **({"trace": trace} if trace is not None else {})})
         print(rows[-1], flush=True)
         if args.previews is not None:

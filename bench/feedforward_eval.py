@@ -7,7 +7,7 @@ the bar. How much of the photo the output keeps is measured too: the relative co
 (losses.py's normalisation) at relu2_2 and relu3_3, the two content layers of Johnson et al.
 Each output is searched for blobs (:func:`find_blobs`: a bright or dark patch that neither the photo
 nor the painting has), and its share of the painting's dark tones is measured (:func:`dark_share`), and
-the network's live share on the photo (:func:`live_share`; 0: dead).
+the network's live share on the photo (:func:`live_shares`; 0: dead).
 Each output is also scored by the independent judge (``brushwork.evaluation``, which training never
 sees), and with ``--reference DIR`` so is the optimisation's output of the same photo and painting
 (``DIR/PHOTO_STYLE.png``, e.g. from ``brushwork stylize`` with its defaults): the network's style score
@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -35,7 +37,6 @@ from brushwork.colour import rgb_to_yiq
 from brushwork.evaluation import Scorer, judge
 from brushwork.feedforward.apply import TorchEngine, run_padded
 from brushwork.feedforward.config import TrainConfig
-from brushwork.feedforward.heldout import run_style
 from brushwork.feedforward.model_file import load_style_network
 from brushwork.feedforward.network import TransformerNet
 from brushwork.feedforward.trainer import BatchObjective
@@ -143,19 +144,18 @@ def independent_summary(rows: list[dict]) -> dict[str, object]:
     return {"independent": summary}
 
 
-def live_share(net: TransformerNet, photos: list[torch.Tensor]) -> float:
-    """The share of positive inputs to the network's last rectifier (the one before its output convolution) on
-    ``photos`` (RGB [1,3,H,W] each), in [0,1]: 0 means every unit there is dead and the network outputs a
-    constant change (for a palette network, its base)."""
+@contextmanager
+def live_shares(net: TransformerNet) -> Iterator[list[float]]:
+    """While open, a list that receives, for each forward pass of ``net``, the share of positive inputs to its last
+    rectifier (the one before its output convolution), in [0,1]: 0 means every unit there is dead and the
+    network outputs a constant change (for a palette network, its base)."""
     last = [m for m in net.layers if isinstance(m, (nn.ReLU, nn.LeakyReLU))][-1]
     shares: list[float] = []
     hook = last.register_forward_hook(lambda module, inputs, output: shares.append(float((inputs[0] > 0).float().mean())))
     try:
-        for photo in photos:
-            run_style(net, photo, 0)
+        yield shares
     finally:
         hook.remove()
-    return sum(shares) / len(shares)
 
 
 def main() -> None:
@@ -183,7 +183,7 @@ def main() -> None:
     rows = []
     for photo_path in sorted(p for p in args.content.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png")):
         photo = resize_long_side(load_image(photo_path, config.max_pixels)[0], args.size)
-        with torch.no_grad():
+        with torch.no_grad(), live_shares(model.net) as live:
             output = run_padded(engine, photo)
             layers = sorted(set(config.style_layers) | set(CONTENT_PROBES))
             photo_features, output_features = (backbone.features(x, layers) for x in (photo, output))
@@ -203,7 +203,7 @@ def main() -> None:
                      "style_loss_output": round(losses[1], 5), "ratio": round(losses[0] / losses[1], 2),
                      **{f"content_{layer}": round(v, 5) for layer, v in kept.items()},
                      "blobs": [asdict(b) for b in blobs], "dark_share": round(dark_share(output, painting), 4),
-                     "live_share": round(live_share(model.net, [photo]), 4), **judged})
+                     "live_share": round(live[0], 4), **judged})
         print(rows[-1], flush=True)
         if args.outputs is not None:
             args.outputs.mkdir(parents=True, exist_ok=True)
