@@ -26,13 +26,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from brushwork.config import StyleConfig
 from brushwork.evaluation import Scorer, judge
 from brushwork.feedforward.config import TrainConfig
 from brushwork.feedforward.data import CropDataset, scan_photos
 from brushwork.feedforward.heldout import run_style
 from brushwork.feedforward.network import ConvLayer, StyleNorm, TransformerNet, seeded_network
 from brushwork.feedforward.previews import preview_grid
-from brushwork.feedforward.trainer import BatchObjective, _split, set_learning_rate, train_step
+from brushwork.feedforward.trainer import BatchObjective, _split, set_learning_rate, train_step, trainable
 from brushwork.hardware import compute_dtype
 from brushwork.image import load_image, resize_long_side, save_image
 from brushwork.nets.weights import load_backbone
@@ -123,6 +124,23 @@ ARMS: dict[str, tuple[dict[str, object], Callable[[TransformerNet], None] | None
                                 "content_weight": 3.0}, None),
     "palette-w16-warmup-lr3e-3": ({"normalisation": "scale", "residual": "palette", "width": 16, "warmup_steps": 100,
                                    "learning_rate": 3e-3}, None),
+    "palette-w16-warmup-ss512": ({"normalisation": "scale", "residual": "palette", "width": 16, "warmup_steps": 100,
+                                  "style_size": 512}, None),
+    "palette-w16-warmup-gatys-layers": ({"normalisation": "scale", "residual": "palette", "width": 16,
+                                         "warmup_steps": 100, "style_layers": StyleConfig.style_layers}, None),
+    "palette-w16-warmup-backbone": ({"normalisation": "scale", "residual": "palette", "width": 16,
+                                     "warmup_steps": 100, "encoder": "backbone"}, None),
+    "palette-w16-warmup-backbone-gatys-layers": ({"normalisation": "scale", "residual": "palette", "width": 16,
+                                                  "warmup_steps": 100, "style_layers": StyleConfig.style_layers,
+                                                  "encoder": "backbone"}, None),
+    "palette-w16-warmup-backbone-reflected": ({"normalisation": "scale", "residual": "palette", "width": 16,
+                                               "warmup_steps": 100, "encoder": "backbone"}, None),
+    "palette-w16-warmup-backbone-reflected-gatys-layers": (
+        {"normalisation": "scale", "residual": "palette", "width": 16, "warmup_steps": 100, "encoder": "backbone",
+         "style_layers": StyleConfig.style_layers}, None),
+    "palette-w32-warmup": ({"normalisation": "scale", "residual": "palette", "warmup_steps": 100}, None),
+    "palette-w32-warmup-backbone": ({"normalisation": "scale", "residual": "palette", "warmup_steps": 100,
+                                     "encoder": "backbone"}, None),
     "none-warmup": ({"normalisation": "scale", "residual": "none", "style_weight": 3.0, "warmup_steps": 100}, None),
 }
 
@@ -135,12 +153,12 @@ def train_arm(config: TrainConfig, change: Callable[[TransformerNet], None] | No
     step, its style loss and the live share (see ``live_shares``) on its batch after the step, for each of the
     first ten steps and every tenth after that."""
     net = seeded_network(config.width, config.residual_blocks, config.seed, normalisation=config.normalisation,
-                         residual=config.residual)
+                         residual=config.residual, backbone=objective.backbone if config.encoder == "backbone" else None)
     if config.residual == "palette":
         net.set_palettes([style])
     if change is not None:
         change(net)
-    optimizer = torch.optim.Adam(net.parameters(), lr=config.learning_rate)
+    optimizer = torch.optim.Adam(trainable(net), lr=config.learning_rate)
     dataset = CropDataset(photos, config.crop_size, config.max_pixels, config.seed)
     dtype = compute_dtype(config.precision, torch.device("cpu"))
     started, step, epoch = time.perf_counter(), 0, 0
@@ -179,7 +197,7 @@ def main() -> None:
 
     # The arms change one thing each from the trainer's settings before this study, instance normalisation included.
     base = replace(TrainConfig(), crop_size=args.crop_size, validation_count=args.held_out, normalisation="instance",
-                   residual="none", warmup_steps=0)
+                   residual="none", warmup_steps=0, encoder="own")
     backbone = load_backbone(base.weights, pooling=base.pooling)
     painting = load_image(args.style, base.max_pixels)[0]
     train, held = _split(scan_photos(args.photos, base.crop_size, base.max_pixels).photos, args.held_out)

@@ -7,13 +7,16 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import TINY_WIDTHS, tiny_trunk
 from feedforward_fixtures import photo_dir, session_backbone, style_file, tiny_model  # noqa: F401
-from safetensors.torch import save_file
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
 
 from brushwork.errors import BrushworkError
 from brushwork.feedforward.config import TrainConfig
 from brushwork.feedforward.model_file import FORMAT, load_style_network, save_style_network
 from brushwork.feedforward.network import TransformerNet, seeded_network
+from brushwork.nets.vgg import Backbone
 
 
 def test_a_trained_model_carries_its_story(tiny_model: Path) -> None:
@@ -65,6 +68,28 @@ def test_a_palette_network_keeps_its_palettes_and_a_file_without_the_choice_pain
     plain = TransformerNet(width=4, blocks=1)
     save_file({k: v.contiguous() for k, v in plain.state_dict().items()}, old, metadata=_header())
     assert load_style_network(old).net.residual == "none"
+
+
+def test_a_backbone_encoder_travels_in_a_format_3_file_and_a_damaged_description_is_refused(tmp_path: Path) -> None:
+    net = seeded_network(4, 1, 0, styles=2, residual="palette", backbone=Backbone(tiny_trunk(), "caffe", name="tiny"))
+    path = tmp_path / "encoder.safetensors"
+    save_style_network(net, path, {"style": "a.png, b.png", "styles": ["a.png", "b.png"]})
+    with safe_open(path, framework="pt") as f:
+        header = f.metadata()
+    meta = json.loads(header["metadata"])
+    assert header["format_version"] == "3" and meta["encoder_widths"] == list(TINY_WIDTHS[:3])
+    assert meta["encoder_preprocessing"] == "caffe" and meta["encoder_pooling"] == "avg"
+    x, blend = torch.rand(1, 3, 16, 20), torch.tensor([0.4, 0.6])
+    with torch.no_grad():
+        assert torch.equal(load_style_network(path).net(x, blend), net(x, blend))
+    own = tmp_path / "own.safetensors"
+    save_style_network(seeded_network(4, 1, 0, styles=2), own, {"style": "a, b", "styles": ["a", "b"]})
+    with safe_open(own, framework="pt") as f:
+        assert f.metadata()["format_version"] == "2", "two styles and their own encoder: still format 2"
+    del meta["encoder_widths"]
+    save_file(load_file(path), tmp_path / "bad.safetensors", metadata={**header, "metadata": json.dumps(meta)})
+    with pytest.raises(BrushworkError, match="bad.safetensors: damaged metadata .a backbone encoder needs"):
+        load_style_network(tmp_path / "bad.safetensors")
 
 
 def _header(**fields: str) -> dict[str, str]:

@@ -6,10 +6,14 @@ import pytest
 import torch
 from torch import nn
 
+from conftest import TINY_WIDTHS, tiny_trunk
+
 from brushwork.feedforward.apply import run_padded
 from brushwork.colour import match_palette
 from brushwork.feedforward.network import (StyleNorm, TransformerNet, _sqrt_and_inverse, pad_to_multiple, palette_base,
                                            seeded_network, style_vector)
+from brushwork.feedforward.trainer import trainable
+from brushwork.nets.vgg import Backbone
 
 
 def test_output_is_an_image_of_the_input_size() -> None:
@@ -107,3 +111,27 @@ def test_a_palette_network_starts_at_its_base_and_paints_a_change_to_it() -> Non
         assert not torch.allclose(net(photos), net.base(photos), atol=1e-2), "the last layer changes it"
     with pytest.raises(ValueError, match="residual 'photo'"):
         TransformerNet(4, 1, residual="photo")
+
+
+def test_a_backbone_encoder_gives_the_backbones_relu3_1_of_the_reflected_image_and_is_frozen() -> None:
+    backbone = Backbone(tiny_trunk(), "caffe", name="tiny")
+    net = seeded_network(4, 1, 0, residual="palette", backbone=backbone)
+    x = torch.rand(2, 3, 32, 40)
+    with torch.no_grad():  # the same features, but for the reflected borders: no zero padding, no dark frame
+        padded = torch.nn.functional.pad(x, (12,) * 4, mode="reflect")
+        assert torch.allclose(net.layers[0](x), backbone.features(padded, ["relu3_1"])["relu3_1"][..., 3:-3, 3:-3],
+                              atol=1e-5)
+    assert net.encoder == "backbone" and net.layers[1][1].in_channels == TINY_WIDTHS[2]
+    assert not any(p.requires_grad for p in net.layers[0].parameters())
+    assert set(map(id, trainable(net))) == {id(p) for p in net.parameters()} - {id(p) for p in net.layers[0].parameters()}
+    assert seeded_network(4, 1, 0).encoder == "own"
+
+
+def test_a_palette_of_one_hue_gives_a_finite_base() -> None:
+    # Flat paper with dots of one colour: every pixel on one line in RGB, a singular colour covariance.
+    paper = torch.full((1, 3, 16, 16), 0.9)
+    paper[..., ::4, ::4] = torch.tensor([0.1, 0.2, 0.1])[:, None, None]
+    net = seeded_network(4, 1, 0, residual="palette")
+    net.set_palettes([paper])
+    base = net.base(torch.rand(1, 3, 16, 16))
+    assert bool(torch.isfinite(base).all()) and float(base.std()) > 0.01

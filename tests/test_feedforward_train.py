@@ -66,7 +66,8 @@ def test_the_first_step_is_as_large_as_the_warmup_allows(photo_dir: Path, style_
     path = tmp_path / "m.safetensors"
     _train(photo_dir, style_file, session_backbone, path, steps=1, learning_rate=1e-2, warmup_steps=warmup)
     config = TrainConfig(**{**TINY, "learning_rate": 1e-2, "warmup_steps": warmup})
-    start = seeded_network(config.width, config.residual_blocks, config.seed, 1, config.normalisation, config.residual)
+    start = seeded_network(config.width, config.residual_blocks, config.seed, 1, config.normalisation, config.residual,
+                           session_backbone)
     trained = load_style_network(path).net
     with torch.no_grad():
         moved = max(float((a - b).abs().max()) for a, b in zip(trained.parameters(), start.parameters()))
@@ -91,17 +92,30 @@ def test_resume_continues_the_same_run(photo_dir: Path, style_file: Path, sessio
     assert len(history) == 8
 
 
-def test_a_run_begun_before_the_warmup_existed_resumes_without_one(photo_dir: Path, style_file: Path,
-                                                                    session_backbone: Backbone, tmp_path: Path) -> None:
+@pytest.mark.parametrize("setting,old,new", [("warmup_steps", 0, 100), ("encoder", "own", "backbone")])
+def test_a_run_begun_before_a_setting_existed_resumes_with_what_it_had(photo_dir: Path, style_file: Path,
+                                                                       session_backbone: Backbone, tmp_path: Path,
+                                                                       setting: str, old: object, new: object) -> None:
     out = tmp_path / "m.safetensors"
-    _train(photo_dir, style_file, session_backbone, out, steps=2, warmup_steps=0)
+    _train(photo_dir, style_file, session_backbone, out, steps=2, **{setting: old})
     checkpoint = tmp_path / "m-train" / "checkpoint.pt"
     state = torch.load(checkpoint, weights_only=True)
-    del state["settings"]["warmup_steps"]  # as such a run's checkpoint was written
+    del state["settings"][setting]  # as such a run's checkpoint was written
     torch.save(state, checkpoint)
-    with pytest.raises(BrushworkError, match="^warmup_steps 100: the run resumed from .* was started with 0"):
-        _train(photo_dir, style_file, session_backbone, out, steps=4, resume=True, warmup_steps=100)
-    assert _train(photo_dir, style_file, session_backbone, out, steps=4, resume=True, warmup_steps=0)[-1].step == 4
+    with pytest.raises(BrushworkError, match=f"^{setting} {new}: the run resumed from .* was started with {old}"):
+        _train(photo_dir, style_file, session_backbone, out, steps=4, resume=True, **{setting: new})
+    assert _train(photo_dir, style_file, session_backbone, out, steps=4, resume=True, **{setting: old})[-1].step == 4
+
+
+def test_a_backbone_encoder_stays_the_backbones_while_the_rest_learns(photo_dir: Path, style_file: Path,
+                                                                      session_backbone: Backbone, tmp_path: Path) -> None:
+    path = tmp_path / "m.safetensors"
+    _train(photo_dir, style_file, session_backbone, path, steps=2, encoder="backbone")
+    trained = load_style_network(path).net
+    start = seeded_network(4, 1, 0, 1, "scale", "palette", session_backbone)
+    encoder = trained.layers[0].trunk.state_dict()
+    assert all(torch.equal(v, session_backbone.trunk.layers.state_dict()[k]) for k, v in encoder.items())
+    assert not torch.equal(trained.layers[1][1].weight, start.layers[1][1].weight), "the conv after it learns"
 
 
 def test_cancelling_keeps_a_checkpoint_to_resume_from(photo_dir: Path, style_file: Path, session_backbone: Backbone,

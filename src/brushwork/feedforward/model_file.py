@@ -2,12 +2,16 @@
 
 The header holds string pairs: ``format`` (:data:`FORMAT`), ``format_version``, and ``metadata``, a
 JSON object with the style image's name and a small PNG thumbnail (base64), the network's shape
-(``width``, ``residual_blocks``, ``style_count``, ``normalisation``, ``residual``), every training setting (backbone, layers, weights),
-``steps`` trained and the ``brushwork`` version. Loading checks each of these and says what is wrong.
+(``width``, ``residual_blocks``, ``style_count``, ``normalisation``, ``residual``, ``encoder`` and, for a
+"backbone" encoder, ``encoder_preprocessing`` and ``encoder_pooling``), every training setting (backbone,
+layers, weights), ``steps`` trained and the ``brushwork`` version. Loading checks each of these and says
+what is wrong.
 
 A network of several styles (``style_count`` N > 1) is format version 2: its metadata lists the
 style images' names in ``styles`` and their thumbnails in ``style_thumbnails``, and ``style`` names
-them all in one string. Version 1 files (one style, no ``style_count``) load as they always did.
+them all in one string. Version 1 files (one style, no ``style_count``) load as they always did. A
+network whose encoder is the backbone's first layers is version 3, whatever its styles, so that a
+brushwork that predates such encoders says to upgrade rather than that the weights do not fit.
 """
 
 from __future__ import annotations
@@ -27,13 +31,18 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from brushwork.errors import BrushworkError, SettingError
-from brushwork.feedforward.network import NORMALISATIONS, RESIDUALS, TransformerNet, style_vector
+from brushwork.feedforward.network import (ENCODERS, NORMALISATIONS, RESIDUALS, BackboneEncoder, TransformerNet,
+                                           style_vector)
 from brushwork.image import to_pil, write_atomically
+from brushwork.nets.vgg import PREPROCESSORS
 
 FORMAT = "brushwork-style-network"
 FORMAT_VERSION = "1"
 #: The version of files of several styles, which an older brushwork refuses with "upgrade brushwork".
 MULTI_STYLE_VERSION = "2"
+#: The version of files whose network's encoder is the backbone's first layers (any number of styles).
+BACKBONE_ENCODER_VERSION = "3"
+VERSIONS = (FORMAT_VERSION, MULTI_STYLE_VERSION, BACKBONE_ENCODER_VERSION)
 THUMBNAIL_SIDE = 128
 
 
@@ -83,16 +92,35 @@ def thumbnail_png(style: torch.Tensor) -> str:
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
+def _encoder_metadata(net: TransformerNet) -> dict[str, str]:
+    """The header's ``encoder``, and for a "backbone" encoder its ``encoder_preprocessing``, ``encoder_pooling`` and
+    ``encoder_widths``."""
+    encoder = net.layers[0]
+    if not isinstance(encoder, BackboneEncoder):
+        return {"encoder": net.encoder}
+    return {"encoder": net.encoder, "encoder_preprocessing": encoder.preprocessing,
+            "encoder_pooling": encoder.pooling, "encoder_widths": list(encoder.widths)}
+
+
 def save_style_network(net: TransformerNet, path: Path, metadata: Mapping[str, Any]) -> None:
     """Write ``net``'s weights and ``metadata`` (JSON-able; ``width``, ``residual_blocks`` and
     ``style_count`` are added) to ``path`` through a temporary file and a rename."""
     meta = {**metadata, "width": net.width, "residual_blocks": net.blocks, "style_count": net.styles,
-            "normalisation": net.normalisation, "residual": net.residual,
+            "normalisation": net.normalisation, "residual": net.residual, **_encoder_metadata(net),
             "brushwork": metadata.get("brushwork", version("brushwork"))}
-    header = {"format": FORMAT, "format_version": FORMAT_VERSION if net.styles == 1 else MULTI_STYLE_VERSION,
+    file_version = (BACKBONE_ENCODER_VERSION if net.encoder == "backbone" else
+                    FORMAT_VERSION if net.styles == 1 else MULTI_STYLE_VERSION)
+    header = {"format": FORMAT, "format_version": file_version,
               "metadata": json.dumps(meta)}
     state = {k: v.detach().float().cpu().contiguous() for k, v in net.state_dict().items()}
     write_atomically(Path(path), lambda tmp: save_file(state, tmp, metadata=header))
+
+
+def _backbone_encoder_metadata(meta: Mapping[str, Any]) -> bool:
+    """Whether ``meta`` describes a backbone encoder that :class:`BackboneEncoder` can be built from."""
+    widths = meta.get("encoder_widths")
+    return (meta.get("encoder_preprocessing") in PREPROCESSORS and meta.get("encoder_pooling") in ("avg", "max")
+            and isinstance(widths, list) and len(widths) == 3 and all(isinstance(w, int) and w > 0 for w in widths))
 
 
 def read_header(path: Path) -> dict[str, Any]:
@@ -108,10 +136,9 @@ def read_header(path: Path) -> dict[str, Any]:
     if header.get("format") != FORMAT:
         raise BrushworkError(f"{path}: not a brushwork style network (a safetensors file without "
                              f"format '{FORMAT}' in its header)")
-    if header.get("format_version") not in (FORMAT_VERSION, MULTI_STYLE_VERSION):
+    if header.get("format_version") not in VERSIONS:
         raise BrushworkError(f"{path}: style network format version {header.get('format_version')} is not "
-                             f"supported (this brushwork reads versions {FORMAT_VERSION} and {MULTI_STYLE_VERSION}; "
-                             "upgrade brushwork)")
+                             f"supported (this brushwork reads versions {', '.join(VERSIONS)}; upgrade brushwork)")
     try:
         meta = json.loads(header["metadata"])
         int(meta["width"]), int(meta["residual_blocks"])
@@ -124,6 +151,12 @@ def read_header(path: Path) -> dict[str, Any]:
     if meta.get("residual", "none") not in RESIDUALS:
         raise BrushworkError(f"{path}: damaged metadata (residual {meta['residual']!r} is not one of "
                              f"{', '.join(RESIDUALS)})")
+    if meta.get("encoder", "own") not in ENCODERS:
+        raise BrushworkError(f"{path}: damaged metadata (encoder {meta['encoder']!r} is not one of "
+                             f"{', '.join(ENCODERS)})")
+    if meta.get("encoder") == "backbone" and not _backbone_encoder_metadata(meta):
+        raise BrushworkError(f"{path}: damaged metadata (a backbone encoder needs encoder_preprocessing caffe or "
+                             "imagenet, encoder_pooling avg or max and three positive encoder_widths)")
     if count < 1 or len(names) != count:
         raise BrushworkError(f"{path}: damaged metadata (style_count {count} but {len(names)} style names)")
     return meta
@@ -133,10 +166,12 @@ def load_style_network(path: Path | str, device: torch.device | str = "cpu") -> 
     """Read a style network file written by :func:`save_style_network`, strictly (every tensor must fit)."""
     path = Path(path)
     meta = read_header(path)
-    # Files written before the normalisation and the residual were choices say nothing of them: theirs are
-    # "instance" and "none".
+    # Files written before the normalisation, the residual and the encoder were choices say nothing of them:
+    # theirs are "instance", "none" and "own".
+    encoder = (BackboneEncoder(meta["encoder_preprocessing"], meta["encoder_pooling"], tuple(meta["encoder_widths"]))
+               if meta.get("encoder") == "backbone" else None)
     net = TransformerNet(int(meta["width"]), int(meta["residual_blocks"]), int(meta.get("style_count", 1)),
-                         str(meta.get("normalisation", "instance")), str(meta.get("residual", "none")))
+                         str(meta.get("normalisation", "instance")), str(meta.get("residual", "none")), encoder)
     try:
         net.load_state_dict(load_file(path), strict=True)
     except (RuntimeError, SafetensorError) as exc:  # torch's message spans lines: the first two say it

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from brushwork.colour import pixel_stats
+from brushwork.nets.vgg import PREPROCESSORS, Backbone, trunk_layers
 
 #: Two stride-2 convolutions and two 2x upsamplings: H and W must be multiples of 4 to come back equal.
 MULTIPLE = 4
@@ -28,10 +29,15 @@ NORMALISATIONS = ("instance", "scale")
 #: What the last layer adds to: "none" nothing, it paints the whole image, (tanh + 1) / 2 of it (Johnson et
 #: al.); "palette" the photo recoloured to the style's palette (``palette_base``), in logit space.
 RESIDUALS = ("none", "palette")
+#: What turns the photo into the residual blocks' input: "own" the network's three convolutions, learnt from
+#: scratch (Johnson et al.); "backbone" the backbone's first layers, conv1_1 to relu3_1, frozen (BackboneEncoder).
+ENCODERS = ("own", "backbone")
 #: Newton-Schulz iterations of the 3x3 matrix square roots: enough for eigenvalues down to 1e-5 of the trace.
 _SQRT_ITERATIONS = 40
-#: Added to a photo's colour covariance (about two 8-bit levels squared), so that a grey photo's missing
-#: chroma is not blown up from noise, and the square roots converge.
+#: Added to a photo's and a palette's colour covariance (about two 8-bit levels squared), so that a grey
+#: photo's missing chroma is not blown up from noise, and the square roots converge: a palette of one hue
+#: (flat paper with dots of one colour) has a singular covariance, whose inverse square root overflowed and
+#: made the base, and so the whole training step, NaN.
 _COVARIANCE_FLOOR = 1e-4
 #: The base is kept this far inside [0, 1] before its logit is taken.
 _LOGIT_EPS = 1e-3
@@ -84,6 +90,49 @@ class StyleNorm(nn.Module):
         return x * scale * weight[:, None, None].to(x.dtype) + bias[:, None, None].to(x.dtype)
 
 
+class BackboneEncoder(nn.Module):
+    """The first layers of a VGG backbone, conv1_1 to relu3_1 (the same in VGG-16 and VGG-19), frozen:
+    RGB [B,3,H,W] in [0,1] -> [B,widths[2],H/4,W/4], features learnt on ImageNet that the network need not
+    learn again from a few thousand crops. ``preprocessing``, ``pooling`` and ``widths`` (the channels of the
+    first three blocks: 64, 128, 256 in VGG) are those of the backbone whose weights it holds (``copy_from``);
+    a model file stores the weights, so applying a network needs no backbone."""
+
+    LAST = "relu3_1"
+    #: Reflected onto each side before the trunk and cropped off its output (at 1/4: 3 positions): the half-width
+    #: of relu3_1's receptive field, 24 px. The trunk pads with zeros, and networks fed its features at the
+    #: borders drew a dark frame round every image (seen in the short runs, README).
+    PAD = 12
+
+    def __init__(self, preprocessing: str = "caffe", pooling: str = "max",
+                 widths: tuple[int, int, int] = (64, 128, 256)) -> None:
+        super().__init__()
+        if preprocessing not in PREPROCESSORS:
+            raise ValueError(f"preprocessing {preprocessing!r} is not one of {', '.join(PREPROCESSORS)}")
+        self.preprocessing, self.pooling, self.widths = preprocessing, pooling, tuple(widths)
+        self.trunk = nn.Sequential(trunk_layers("vgg16", pooling, widths, last=self.LAST))  # type: ignore[arg-type]
+        self.requires_grad_(False)
+
+    @classmethod
+    def shaped_like(cls, backbone: Backbone) -> BackboneEncoder:
+        """An encoder of ``backbone``'s shape, conventions and pooling (its weights still to be copied)."""
+        layers = backbone.trunk.layers
+        widths = (layers.conv1_1.out_channels, layers.conv2_1.out_channels, layers.conv3_1.out_channels)
+        return cls(backbone.preprocessing, backbone.pooling, widths)
+
+    @torch.no_grad()
+    def copy_from(self, backbone: Backbone) -> None:
+        """Take the weights of the same layers of ``backbone`` (one of :meth:`shaped_like`'s shape)."""
+        source = backbone.trunk.layers.state_dict()
+        self.trunk.load_state_dict({name: source[name] for name in self.trunk.state_dict()})
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        pad, crop = self.PAD, self.PAD // 4
+        # Reflection needs the pad to be smaller than the side; replicate covers images of a few px.
+        mode = "reflect" if min(x.shape[-2:]) > pad else "replicate"
+        features = self.trunk(PREPROCESSORS[self.preprocessing](F.pad(x, (pad,) * 4, mode=mode)))
+        return features[..., crop:-crop, crop:-crop]
+
+
 def _sqrt_and_inverse(matrix: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """The square root and inverse square root of symmetric positive definite ``matrix`` [B,3,3], by the
     coupled Newton-Schulz iteration (Higham 2008, "Functions of Matrices", eq. 6.35), scaled by the trace
@@ -103,8 +152,9 @@ def palette_base(x: torch.Tensor, mean: torch.Tensor, second: torch.Tensor) -> t
     image-analogies transform A (p - μ) + μ', A = Σ'^½ Σ^-½, in float32 with exportable square roots."""
     with torch.autocast(x.device.type, enabled=False):
         pixels, own_mean, own = pixel_stats(x, torch.float32)
-        own = own + _COVARIANCE_FLOOR * torch.eye(3, device=x.device)
-        target = (second - torch.outer(mean, mean))[None].expand_as(own)
+        floor = _COVARIANCE_FLOOR * torch.eye(3, device=x.device)
+        own = own + floor
+        target = (second - torch.outer(mean, mean) + floor)[None].expand_as(own)
         transform = _sqrt_and_inverse(target)[0] @ _sqrt_and_inverse(own)[1]
         return (transform @ (pixels - own_mean) + mean[None, :, None]).reshape(x.shape).clamp(0, 1)
 
@@ -146,18 +196,20 @@ class TransformerNet(nn.Module):
     every StyleNorm (one of :data:`NORMALISATIONS`; "instance" is that of files that do not say);
     ``residual`` what its last layer adds to (one of :data:`RESIDUALS`; "none" is that of files that do
     not say). A "palette" network holds each style's RGB mean and second moment (buffers ``palette_mean``
-    [N,3] and ``palette_second`` [N,3,3], set by :meth:`set_palettes`).
+    [N,3] and ``palette_second`` [N,3,3], set by :meth:`set_palettes`). ``backbone_encoder`` feeds the residual
+    blocks through a 3x3 convolution instead of the network's own three convolutions (``encoder``, one of
+    :data:`ENCODERS`, says which: "own" is that of files that do not say).
     """
 
     def __init__(self, width: int = 32, blocks: int = 5, styles: int = 1, normalisation: str = "instance",
-                 residual: str = "none") -> None:
+                 residual: str = "none", backbone_encoder: BackboneEncoder | None = None) -> None:
         super().__init__()
         if normalisation not in NORMALISATIONS:
             raise ValueError(f"normalisation {normalisation!r} is not one of {', '.join(NORMALISATIONS)}")
         if residual not in RESIDUALS:
             raise ValueError(f"residual {residual!r} is not one of {', '.join(RESIDUALS)}")
         self.width, self.blocks, self.styles, self.normalisation = width, blocks, styles, normalisation
-        self.residual = residual
+        self.residual, self.encoder = residual, "own" if backbone_encoder is None else "backbone"
         if residual == "palette":
             self.register_buffer("palette_mean", torch.empty(styles, 3))
             self.register_buffer("palette_second", torch.empty(styles, 3, 3))
@@ -167,10 +219,15 @@ class TransformerNet(nn.Module):
         def norm(channels: int) -> StyleNorm:
             return StyleNorm(channels, styles, normalisation)
 
+        if backbone_encoder is not None:
+            head: list[nn.Module] = [backbone_encoder, ConvLayer(backbone_encoder.widths[2], w3, 3), norm(w3),
+                                     nn.ReLU()]
+        else:
+            head = [ConvLayer(3, w1, 9), norm(w1), nn.ReLU(),
+                    ConvLayer(w1, w2, 3, stride=2), norm(w2), nn.ReLU(),
+                    ConvLayer(w2, w3, 3, stride=2), norm(w3), nn.ReLU()]
         self.layers = nn.Sequential(
-            ConvLayer(3, w1, 9), norm(w1), nn.ReLU(),
-            ConvLayer(w1, w2, 3, stride=2), norm(w2), nn.ReLU(),
-            ConvLayer(w2, w3, 3, stride=2), norm(w3), nn.ReLU(),
+            *head,
             *[ResidualBlock(w3, styles, normalisation) for _ in range(blocks)],
             UpsampleConv(w3, w2), norm(w2), nn.ReLU(),
             UpsampleConv(w2, w1), norm(w1), nn.ReLU(),
@@ -219,17 +276,23 @@ def style_vector(weights: tuple[float, ...] | None, count: int) -> torch.Tensor:
     return raw / raw.sum()
 
 
-def seeded_network(width: int, blocks: int, seed: int, styles: int = 1,
-                   normalisation: str = "instance", residual: str = "none") -> TransformerNet:
+def seeded_network(width: int, blocks: int, seed: int, styles: int = 1, normalisation: str = "instance",
+                   residual: str = "none", backbone: Backbone | None = None) -> TransformerNet:
     """A TransformerNet with PyTorch's default initialisation (that of ``nn.Conv2d.reset_parameters``)
-    drawn from its own generator seeded by ``seed``: the global random state is neither read nor moved."""
+    drawn from its own generator seeded by ``seed``: the global random state is neither read nor moved.
+    With a ``backbone`` its encoder is that backbone's first layers ("backbone"), else its own ("own")."""
     with torch.device("meta"):  # built without drawing any numbers, then given storage and values
-        net = TransformerNet(width, blocks, styles, normalisation, residual)
+        encoder = BackboneEncoder.shaped_like(backbone) if backbone is not None else None
+        net = TransformerNet(width, blocks, styles, normalisation, residual, encoder)
     net = net.to_empty(device="cpu")
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
+        frozen: set[int] = set()
+        if backbone is not None:
+            net.layers[0].copy_from(backbone)
+            frozen = {id(m) for m in net.layers[0].modules()}
         for module in net.modules():
-            if isinstance(module, nn.Conv2d):
+            if isinstance(module, nn.Conv2d) and id(module) not in frozen:
                 nn.init.kaiming_uniform_(module.weight, a=math.sqrt(5), generator=generator)
                 bound = 1 / math.sqrt(module.weight[0].numel())
                 nn.init.uniform_(module.bias, -bound, bound, generator=generator)

@@ -98,6 +98,11 @@ class BatchObjective(nn.Module):
         return terms
 
 
+def trainable(net: nn.Module) -> list[nn.Parameter]:
+    """The parameters of ``net`` that training changes: all but a frozen backbone encoder's."""
+    return [p for p in net.parameters() if p.requires_grad]
+
+
 def learning_rate_at(config: TrainConfig, step: int) -> float:
     """Adam's step size for step number ``step`` (0-based): ``config.learning_rate``, ramped up linearly over
     the first ``config.warmup_steps``."""
@@ -263,17 +268,18 @@ def train_style_network(
             + (f", {len(styles)} styles in turn" if len(styles) > 1 else ""))
         check_cancel(cancel)
 
-        net = seeded_network(config.width, config.residual_blocks, config.seed, len(styles),
-                             config.normalisation, config.residual).to(device)
+        net = seeded_network(config.width, config.residual_blocks, config.seed, len(styles), config.normalisation,
+                             config.residual, backbone if config.encoder == "backbone" else None).to(device)
         if config.residual == "palette":
             net.set_palettes(style_rgbs)
-        optimizer = torch.optim.Adam(net.parameters(), lr=config.learning_rate)
+        optimizer = torch.optim.Adam(trainable(net), lr=config.learning_rate)
         step, history = 0, []
         if resume:
             saved = torch.load(checkpoint_path, map_location=device, weights_only=True)
-            # Runs begun before these choices existed normalised as "instance", painted "none" and had no warmup.
-            _check_resume({"normalisation": "instance", "residual": "none", "warmup_steps": 0, **saved["settings"]},
-                          config, checkpoint_path)
+            # Runs begun before these choices existed normalised as "instance", painted "none", had no warmup
+            # and their own encoder.
+            _check_resume({"normalisation": "instance", "residual": "none", "warmup_steps": 0, "encoder": "own",
+                           **saved["settings"]}, config, checkpoint_path)
             if saved.get("styles", names[:1]) != names:
                 raise SettingError("style", f"style {', '.join(names)}: the run resumed from {checkpoint_path} "
                                    f"learns {', '.join(saved.get('styles', ['one style']))}")

@@ -56,6 +56,24 @@ def arch_for_conv_count(count: int) -> Architecture:
     raise ValueError(f"{count} convolutions match neither VGG-16 (13) nor VGG-19 (16)")
 
 
+def trunk_layers(arch: Architecture, pooling: Pooling, widths: tuple[int, ...] = BLOCK_WIDTHS,
+                 last: str | None = None) -> OrderedDict[str, nn.Module]:
+    """The named layers of a trunk in forward order, up to and including ``last`` (default: all), freshly
+    initialised: convs that pad by 1 and keep H and W, pools that halve them."""
+    layers: OrderedDict[str, nn.Module] = OrderedDict()
+    channels = 3
+    for block, (depth, width) in enumerate(zip(BLOCK_DEPTHS[arch], widths), start=1):
+        for i in range(1, depth + 1):
+            layers[f"conv{block}_{i}"] = nn.Conv2d(channels, width, kernel_size=3, padding=1)
+            layers[f"relu{block}_{i}"] = nn.ReLU()
+            channels = width
+            if f"relu{block}_{i}" == last:
+                return layers
+        # Gatys et al. replace max by average pooling: "slightly more appealing results".
+        layers[f"pool{block}"] = nn.AvgPool2d(2, 2) if pooling == "avg" else nn.MaxPool2d(2, 2)
+    return layers
+
+
 class VGGTrunk(nn.Module):
     """The convolutional part of VGG-16 or VGG-19 as named children.
 
@@ -68,17 +86,7 @@ class VGGTrunk(nn.Module):
         """``widths`` are the channels of the five blocks; tests use narrow ones for speed."""
         super().__init__()
         self.arch = arch
-        layers: OrderedDict[str, nn.Module] = OrderedDict()
-        channels = 3
-        for block, (depth, width) in enumerate(zip(BLOCK_DEPTHS[arch], widths), start=1):
-            for i in range(1, depth + 1):
-                layers[f"conv{block}_{i}"] = nn.Conv2d(channels, width, kernel_size=3, padding=1)
-                layers[f"relu{block}_{i}"] = nn.ReLU()
-                channels = width
-            # Gatys et al. replace max by average pooling: "slightly more appealing results".
-            pool = nn.AvgPool2d(2, 2) if pooling == "avg" else nn.MaxPool2d(2, 2)
-            layers[f"pool{block}"] = pool
-        self.layers = nn.Sequential(layers)
+        self.layers = nn.Sequential(trunk_layers(arch, pooling, widths))
 
     def min_side(self, wanted: Iterable[str]) -> tuple[int, str]:
         """(the fewest px on each side of an input that reaches every ``wanted`` layer, the deepest of them)."""
@@ -177,6 +185,11 @@ class Backbone:
         """{layer: activation [N,C,h,w]} for RGB input [N,3,H,W] in [0,1] (see VGGTrunk.forward)."""
         x = PREPROCESSORS[self.preprocessing](rgb).contiguous(memory_format=torch.channels_last)
         return self.trunk(x, layers, checkpoint)
+
+    @property
+    def pooling(self) -> Pooling:
+        """The trunk's pooling: "avg" or "max"."""
+        return "avg" if isinstance(self.trunk.layers.pool1, nn.AvgPool2d) else "max"
 
     @property
     def device(self) -> torch.device:
