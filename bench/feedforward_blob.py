@@ -2,10 +2,11 @@
 trainings, one arm per candidate cause, judged on held-out photos.
 
 Every arm trains the same number of steps from the same start, photos, crops and order (the trainer's
-settings before this study, instance normalisation included, with small crops so that an arm takes
-minutes on a CPU), changing one thing: a setting of TrainConfig or a layer of the network. Each is then
-judged on held-out BSDS photos at ``--size`` px by what it did not optimise: the blob detector and the dark-tone share of ``feedforward_eval`` and the
-independent scorer (``brushwork.evaluation``). Writes JSON (default
+settings before this study, instance normalisation, width 32 and the network's own encoder included, with
+small crops so that an arm takes minutes on a CPU), changing one thing: a setting of TrainConfig or a layer
+of the network. Each is then judged on held-out BSDS photos at ``--size`` px by what it did not optimise:
+the blob detector and the dark-tone share of ``feedforward_eval`` and the independent scorer
+(``brushwork.evaluation``). Writes JSON (default
 ``bench/results/feedforward-blob-cpu.json``) and, with ``--previews DIR``, a preview grid per arm.
 
     OMP_NUM_THREADS=1 python bench/feedforward_blob.py --steps 200 --crop-size 64 --size 128 [--arms baseline,scale-only]
@@ -133,11 +134,9 @@ ARMS: dict[str, tuple[dict[str, object], Callable[[TransformerNet], None] | None
     "palette-w16-warmup-backbone-gatys-layers": ({"normalisation": "scale", "residual": "palette", "width": 16,
                                                   "warmup_steps": 100, "style_layers": StyleConfig.style_layers,
                                                   "encoder": "backbone"}, None),
-    "palette-w16-warmup-backbone-reflected": ({"normalisation": "scale", "residual": "palette", "width": 16,
-                                               "warmup_steps": 100, "encoder": "backbone"}, None),
-    "palette-w16-warmup-backbone-reflected-gatys-layers": (
-        {"normalisation": "scale", "residual": "palette", "width": 16, "warmup_steps": 100, "encoder": "backbone",
-         "style_layers": StyleConfig.style_layers}, None),
+    "palette-w16-warmup-backbone-no-relu1_2": ({"normalisation": "scale", "residual": "palette", "width": 16,
+                                                "warmup_steps": 100, "encoder": "backbone",
+                                                "style_layers": ("relu2_2", "relu3_3", "relu4_3")}, None),
     "palette-w32-warmup": ({"normalisation": "scale", "residual": "palette", "warmup_steps": 100}, None),
     "palette-w32-warmup-backbone": ({"normalisation": "scale", "residual": "palette", "warmup_steps": 100,
                                      "encoder": "backbone"}, None),
@@ -197,7 +196,7 @@ def main() -> None:
 
     # The arms change one thing each from the trainer's settings before this study, instance normalisation included.
     base = replace(TrainConfig(), crop_size=args.crop_size, validation_count=args.held_out, normalisation="instance",
-                   residual="none", warmup_steps=0, encoder="own")
+                   residual="none", warmup_steps=0, encoder="own", width=32)
     backbone = load_backbone(base.weights, pooling=base.pooling)
     painting = load_image(args.style, base.max_pixels)[0]
     train, held = _split(scan_photos(args.photos, base.crop_size, base.max_pixels).photos, args.held_out)

@@ -54,7 +54,7 @@ CONTENT_PROBES = ("relu2_2", "relu3_3")
 # The model's training settings that the report repeats, so that each result says what it measured.
 TRAINING_SETTINGS = ("backbone", "pooling", "crop_size", "batch_size", "learning_rate", "content_weight",
                      "style_weight", "tv_weight", "style_size", "content_layers", "style_layers", "time_limit",
-                     "width", "residual_blocks", "normalisation", "residual", "seed")
+                     "width", "residual_blocks", "normalisation", "residual", "encoder", "warmup_steps", "seed")
 
 #: Blob detector: luminance is averaged over square windows of this fraction of the image's long side, so that
 #: brush strokes and fine texture do not count, only patches.
@@ -174,6 +174,7 @@ def main() -> None:
     meta = model.metadata
     style_path = args.style or SHARED / "style" / meta["style"]
     config = TrainConfig.from_dict(meta["settings"])
+    known = {**meta["settings"], **meta}  # the network's shape, then every training setting
     backbone = load_backbone(config.weights, pooling=config.pooling)
     painting = load_image(style_path, config.max_pixels)[0]
     style = resize_long_side(painting, config.style_size)
@@ -213,7 +214,7 @@ def main() -> None:
     report = {"benchmark": "style loss (unweighted, model's layers) of photos and of the network's outputs",
               "machine": machine("cpu"), "model": args.model.name, "style": style_path.name,
               "steps_trained": meta.get("steps_trained"),
-              "training": {key: meta[key] for key in TRAINING_SETTINGS if key in meta}, "size": args.size,
+              "training": {key: known[key] for key in TRAINING_SETTINGS if key in known}, "size": args.size,
               "results": rows, "min_ratio": min(ratios), "bar": RATIO_BAR, "passes": min(ratios) >= RATIO_BAR,
               "blob_count": sum(len(r["blobs"]) for r in rows),
               "painting_dark_share": DARK_QUANTILE, "mean_dark_share": round(sum(r["dark_share"] for r in rows) / len(rows), 4),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -38,6 +39,13 @@ def test_save_and_load_give_the_same_network(tmp_path: Path) -> None:
     x = torch.rand(1, 3, 32, 32)
     assert torch.equal(loaded.net(x), net(x))
     assert not list(tmp_path.glob(".*")), "no temporary file left behind"
+    # Readable by others as any file the process writes (umask 022 here), not by its owner alone.
+    old_mask = os.umask(0o022)
+    try:
+        save_style_network(net, tmp_path / "shared.safetensors", {"style": "s.png"})
+    finally:
+        os.umask(old_mask)
+    assert (tmp_path / "shared.safetensors").stat().st_mode & 0o777 == 0o644
 
 
 def test_the_normalisation_travels_in_the_file_and_a_file_without_it_is_instance(tmp_path: Path) -> None:

@@ -28,7 +28,7 @@ from typing import Any
 import torch
 from PIL import Image
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 
 from brushwork.errors import BrushworkError, SettingError
 from brushwork.feedforward.network import (ENCODERS, NORMALISATIONS, RESIDUALS, BackboneEncoder, TransformerNet,
@@ -113,7 +113,9 @@ def save_style_network(net: TransformerNet, path: Path, metadata: Mapping[str, A
     header = {"format": FORMAT, "format_version": file_version,
               "metadata": json.dumps(meta)}
     state = {k: v.detach().float().cpu().contiguous() for k, v in net.state_dict().items()}
-    write_atomically(Path(path), lambda tmp: save_file(state, tmp, metadata=header))
+    # The bytes written by Python, not safetensors' save_file, which created the file readable by its owner alone.
+    data = save(state, metadata=header)
+    write_atomically(Path(path), lambda tmp: tmp.write_bytes(data))
 
 
 def _backbone_encoder_metadata(meta: Mapping[str, Any]) -> bool:

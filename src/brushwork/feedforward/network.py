@@ -188,7 +188,8 @@ class UpsampleConv(nn.Sequential):
 
 
 class TransformerNet(nn.Module):
-    """Johnson et al.'s network: 9x9 conv, two stride-2 convs, residual blocks, two upsamplings, 9x9 conv.
+    """Johnson et al.'s network: 9x9 conv, two stride-2 convs (or a BackboneEncoder and a 3x3 conv), residual
+    blocks, two upsamplings, 9x9 conv.
 
     ``width`` is the channel count of the first layer (32 in the paper; the downsampled layers have
     2x and 4x as many); ``blocks`` the number of residual blocks (5 in the paper); ``styles`` the
