@@ -113,8 +113,10 @@ def test_a_palette_network_starts_at_its_base_and_paints_a_change_to_it() -> Non
         TransformerNet(4, 1, residual="photo")
 
 
-def test_a_backbone_encoder_gives_the_backbones_relu3_1_of_the_reflected_image_and_is_frozen() -> None:
-    backbone = Backbone(tiny_trunk(), "caffe", name="tiny")
+@pytest.mark.parametrize("preprocessing", ["caffe", "imagenet"])
+def test_a_backbone_encoder_gives_the_backbones_relu3_1_of_the_reflected_image_and_is_frozen(
+        preprocessing: str) -> None:
+    backbone = Backbone(tiny_trunk(), preprocessing, name="tiny")  # type: ignore[arg-type]
     net = seeded_network(4, 1, 0, residual="palette", backbone=backbone)
     x = torch.rand(2, 3, 32, 40)
     with torch.no_grad():  # the same features, but for the reflected borders: no zero padding, no dark frame
