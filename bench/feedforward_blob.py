@@ -32,7 +32,7 @@ from brushwork.evaluation import Scorer, judge
 from brushwork.feedforward.config import TrainConfig
 from brushwork.feedforward.data import CropDataset, scan_photos
 from brushwork.feedforward.heldout import run_style
-from brushwork.feedforward.network import ConvLayer, StyleNorm, TransformerNet, seeded_network
+from brushwork.feedforward.network import BackboneEncoder, ConvLayer, StyleNorm, TransformerNet, seeded_network
 from brushwork.feedforward.previews import preview_grid
 from brushwork.feedforward.trainer import BatchObjective, _split, set_learning_rate, train_step, trainable
 from brushwork.hardware import compute_dtype
@@ -91,10 +91,12 @@ def _zero_padding(net: TransformerNet) -> None:
 
 
 def _leaky(net: TransformerNet) -> None:
-    """Every ReLU of ``net`` a leaky one (slope 0.2 below zero), so that no unit can stop learning for good."""
+    """Every ReLU of ``net`` a leaky one (slope 0.2 below zero), so that no unit can stop learning for good; a
+    backbone encoder's stay, as they are the backbone's."""
+    frozen = {id(m) for encoder in net.modules() if isinstance(encoder, BackboneEncoder) for m in encoder.modules()}
     for module in net.modules():
         for name, child in module.named_children():
-            if isinstance(child, nn.ReLU):
+            if isinstance(child, nn.ReLU) and id(module) not in frozen:
                 setattr(module, name, nn.LeakyReLU(0.2))
 
 
@@ -141,6 +143,8 @@ ARMS: dict[str, tuple[dict[str, object], Callable[[TransformerNet], None] | None
                                           "warmup_steps": 100, "encoder": "backbone", "tv_weight": 20.0}, None),
     "palette-w16-warmup-backbone-tv50": ({"normalisation": "scale", "residual": "palette", "width": 16,
                                           "warmup_steps": 100, "encoder": "backbone", "tv_weight": 50.0}, None),
+    "palette-w16-warmup-backbone-leaky": ({"normalisation": "scale", "residual": "palette", "width": 16,
+                                           "warmup_steps": 100, "encoder": "backbone"}, _leaky),
     "palette-w32-warmup": ({"normalisation": "scale", "residual": "palette", "warmup_steps": 100}, None),
     "palette-w32-warmup-backbone": ({"normalisation": "scale", "residual": "palette", "warmup_steps": 100,
                                      "encoder": "backbone"}, None),
