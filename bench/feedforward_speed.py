@@ -48,9 +48,10 @@ def seconds(run: Callable[[], object], repeats: int) -> float:
 def random_networks(folder: Path) -> dict[str, Path]:
     """Model files of random networks in ``folder``: {name: path}, Johnson et al.'s shape and the defaults'."""
     torch.manual_seed(0)
-    trunk = Backbone(VGGTrunk("vgg16", TrainConfig().pooling), "caffe", name="random")
+    defaults = TrainConfig()
+    trunk = Backbone(VGGTrunk("vgg16", defaults.pooling), "caffe", name="random")
     shapes = {"johnson-width-32-own-encoder": seeded_network(32, 5, 0),
-              f"width-{TrainConfig().width}-backbone-encoder": seeded_network(TrainConfig().width, 5, 0, backbone=trunk)}
+              f"width-{defaults.width}-backbone-encoder": seeded_network(defaults.width, 5, 0, backbone=trunk)}
     for name, net in shapes.items():
         save_style_network(net, folder / f"{name}.safetensors", {"style": "random weights"})
     return {name: folder / f"{name}.safetensors" for name in shapes}

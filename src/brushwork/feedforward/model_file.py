@@ -3,9 +3,9 @@
 The header holds string pairs: ``format`` (:data:`FORMAT`), ``format_version``, and ``metadata``, a
 JSON object with the style image's name and a small PNG thumbnail (base64), the network's shape
 (``width``, ``residual_blocks``, ``style_count``, ``normalisation``, ``residual``, ``encoder`` and, for a
-"backbone" encoder, ``encoder_preprocessing`` and ``encoder_pooling``), every training setting (backbone,
-layers, weights), ``steps`` trained and the ``brushwork`` version. Loading checks each of these and says
-what is wrong.
+"backbone" encoder, ``encoder_preprocessing``, ``encoder_pooling`` and ``encoder_widths``), every training
+setting (backbone, layers, weights), ``steps`` trained and the ``brushwork`` version. Loading checks each of
+these and says what is wrong.
 
 A network of several styles (``style_count`` N > 1) is format version 2: its metadata lists the
 style images' names in ``styles`` and their thumbnails in ``style_thumbnails``, and ``style`` names
@@ -97,8 +97,8 @@ def _encoder_metadata(net: TransformerNet) -> dict[str, str]:
     ``encoder_widths``."""
     encoder = net.layers[0]
     if not isinstance(encoder, BackboneEncoder):
-        return {"encoder": net.encoder}
-    return {"encoder": net.encoder, "encoder_preprocessing": encoder.preprocessing,
+        return {"encoder": "own"}
+    return {"encoder": "backbone", "encoder_preprocessing": encoder.preprocessing,
             "encoder_pooling": encoder.pooling, "encoder_widths": list(encoder.widths)}
 
 

@@ -126,10 +126,8 @@ class BackboneEncoder(nn.Module):
         self.trunk.load_state_dict({name: source[name] for name in self.trunk.state_dict()})
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        pad, crop = self.PAD, self.PAD // 4
-        # Reflection needs the pad to be smaller than the side; replicate covers images of a few px.
-        mode = "reflect" if min(x.shape[-2:]) > pad else "replicate"
-        features = self.trunk(PREPROCESSORS[self.preprocessing](F.pad(x, (pad,) * 4, mode=mode)))
+        crop = self.PAD // 4
+        features = self.trunk(PREPROCESSORS[self.preprocessing](reflect_pad(x, (self.PAD,) * 4)))
         return features[..., crop:-crop, crop:-crop]
 
 
@@ -210,7 +208,7 @@ class TransformerNet(nn.Module):
         if residual not in RESIDUALS:
             raise ValueError(f"residual {residual!r} is not one of {', '.join(RESIDUALS)}")
         self.width, self.blocks, self.styles, self.normalisation = width, blocks, styles, normalisation
-        self.residual, self.encoder = residual, "own" if backbone_encoder is None else "backbone"
+        self.residual = residual
         if residual == "palette":
             self.register_buffer("palette_mean", torch.empty(styles, 3))
             self.register_buffer("palette_second", torch.empty(styles, 3, 3))
@@ -234,6 +232,11 @@ class TransformerNet(nn.Module):
             UpsampleConv(w2, w1), norm(w1), nn.ReLU(),
             ConvLayer(w1, 3, 9),
         )
+
+    @property
+    def encoder(self) -> str:
+        """Which of :data:`ENCODERS` feeds the residual blocks: "backbone" when the first layer is a BackboneEncoder."""
+        return "backbone" if isinstance(self.layers[0], BackboneEncoder) else "own"
 
     @torch.no_grad()
     def neutral_palettes(self) -> None:
@@ -288,12 +291,10 @@ def seeded_network(width: int, blocks: int, seed: int, styles: int = 1, normalis
     net = net.to_empty(device="cpu")
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
-        frozen: set[int] = set()
         if backbone is not None:
             net.layers[0].copy_from(backbone)
-            frozen = {id(m) for m in net.layers[0].modules()}
         for module in net.modules():
-            if isinstance(module, nn.Conv2d) and id(module) not in frozen:
+            if isinstance(module, nn.Conv2d) and module.weight.requires_grad:  # not the frozen encoder's
                 nn.init.kaiming_uniform_(module.weight, a=math.sqrt(5), generator=generator)
                 bound = 1 / math.sqrt(module.weight[0].numel())
                 nn.init.uniform_(module.bias, -bound, bound, generator=generator)
@@ -316,7 +317,14 @@ def pad_to_multiple(x: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int]]:
     height, width = x.shape[-2:]
     pad_h, pad_w = (max(MIN_SIDE, side + -side % MULTIPLE) - side for side in (height, width))
     if pad_h or pad_w:
-        # Reflection needs the pad to be smaller than the side; replicate covers images of a few px.
-        mode = "reflect" if pad_h < height and pad_w < width else "replicate"
-        x = F.pad(x, (0, pad_w, 0, pad_h), mode=mode)
+        x = reflect_pad(x, (0, pad_w, 0, pad_h))
     return x, (height, width)
+
+
+def reflect_pad(x: torch.Tensor, pads: tuple[int, int, int, int]) -> torch.Tensor:
+    """[B,C,H,W] padded by ``pads`` px (left, right, top, bottom, as ``F.pad``) by reflection where every pad is
+    smaller than its side, as reflection needs; else by replication, which covers images of a few px."""
+    left, right, top, bottom = pads
+    height, width = x.shape[-2:]
+    fits = max(left, right) < width and max(top, bottom) < height
+    return F.pad(x, pads, mode="reflect" if fits else "replicate")
