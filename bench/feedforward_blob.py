@@ -143,6 +143,8 @@ ARMS: dict[str, tuple[dict[str, object], Callable[[TransformerNet], None] | None
                                           "warmup_steps": 100, "encoder": "backbone", "tv_weight": 20.0}, None),
     "palette-w16-warmup-backbone-tv50": ({"normalisation": "scale", "residual": "palette", "width": 16,
                                           "warmup_steps": 100, "encoder": "backbone", "tv_weight": 50.0}, None),
+    "palette-w16-warmup-backbone-tv0.5": ({"normalisation": "scale", "residual": "palette", "width": 16,
+                                          "warmup_steps": 100, "encoder": "backbone", "tv_weight": 0.5}, None),
     "palette-w16-warmup-backbone-leaky": ({"normalisation": "scale", "residual": "palette", "width": 16,
                                            "warmup_steps": 100, "encoder": "backbone"}, _leaky),
     "palette-w32-warmup": ({"normalisation": "scale", "residual": "palette", "warmup_steps": 100}, None),
