@@ -11,6 +11,7 @@ from brushwork.audio.config import AudioConfig
 from brushwork.config import QUALITY_PRESETS, SETTINGS_VERSION, StyleConfig
 from brushwork.errors import BrushworkError, SettingError
 from brushwork.feedforward.config import ApplyConfig, TrainConfig
+from brushwork.video.config import VideoConfig
 
 
 @pytest.mark.parametrize("options, message", [
@@ -63,6 +64,16 @@ def test_settings_round_trip_exactly_through_json(config) -> None:
     assert again == config
     assert all(type(getattr(again, name)) is type(getattr(config, name)) for name in vars(config)), \
         "tuples come back as tuples, floats as floats"
+
+
+@pytest.mark.parametrize("kind", [StyleConfig, VideoConfig])
+def test_version_1_settings_keep_their_absolute_total_variation(kind) -> None:
+    """Before version 2 the TV weight was absolute (5 by default); read back, it must mean the same."""
+    old = {key: value for key, value in kind().to_dict().items() if key not in ("tv_weight", "tv_relative_to")}
+    assert kind.from_dict({**old, "version": 1}).tv_relative_to == "none"
+    assert kind.from_dict({**old, "version": 1}).tv_weight == 5.0
+    assert kind.from_dict({**old, "version": 1, "tv_weight": 0.5}).tv_weight == 0.5
+    assert kind.from_dict(old).tv_relative_to == "painting" and kind.from_dict(old).tv_weight == kind().tv_weight
 
 
 def test_from_dict_refuses_what_it_cannot_read() -> None:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import torch
 
-from brushwork.config import NOISE_STD, PATIENCE, SPIKE_STEPS, StyleConfig
+from brushwork.config import NOISE_STD, PATIENCE, SPIKE_STEPS, TV_FLOOR, StyleConfig
 from brushwork.errors import BrushworkError
 from brushwork.image import halve
+from brushwork.losses import total_variation
 from brushwork.nets.vgg import Backbone
 from brushwork.optim import converged, optimise
 from brushwork.progress import ProgressEvent
@@ -65,6 +68,26 @@ def test_a_second_octave_adds_the_style_loss_of_the_output_and_the_painting_halv
     assert small.octaves == [0] and len(small.style) == len(one.style_layers)
 
 
+def test_total_variation_is_relative_to_the_paintings(tiny_backbone: Backbone) -> None:
+    """By default an output as rough as the painting costs the TV weight: a painting twice as rough halves the
+    term; blended paintings count by their blend; a flat one counts as TV_FLOOR; "none" is the output's own."""
+    content, style = _images()
+    smooth = torch.nn.functional.avg_pool2d(style, 3, 1, 1)
+    image, config = _images(1)[0], StyleConfig(tv_weight=0.2)
+
+    def tv(styles: list[torch.Tensor], **options) -> float:
+        return Objective(tiny_backbone, content, styles, replace(config, **options))(image)["tv"].item()
+
+    assert tv([style]) == pytest.approx(0.2 * total_variation(image).item() / total_variation(style).item(), rel=1e-5)
+    assert tv([style]) / tv([smooth]) == pytest.approx(total_variation(smooth).item() / total_variation(style).item(),
+                                                      rel=1e-5)
+    blended = 0.25 * total_variation(style).item() + 0.75 * total_variation(smooth).item()
+    assert tv([style, smooth], style_blend=(1.0, 3.0)) == pytest.approx(
+        0.2 * total_variation(image).item() / blended, rel=1e-5)
+    assert tv([torch.full_like(style, 0.5)]) == pytest.approx(0.2 * total_variation(image).item() / TV_FLOOR, rel=1e-5)
+    assert tv([style], tv_relative_to="none") == pytest.approx(0.2 * total_variation(image).item(), rel=1e-5)
+
+
 def test_layout_term_holds_the_photo_in_the_paintings_palette(tiny_backbone: Backbone) -> None:
     """Zero at the palette start (the photo recoloured to the painting), positive at the photo itself."""
     content, style = _images()
@@ -75,8 +98,8 @@ def test_layout_term_holds_the_photo_in_the_paintings_palette(tiny_backbone: Bac
 
 @pytest.mark.parametrize("optimizer", ["lbfgs", "adam"])
 def test_total_loss_falls_and_pixels_stay_in_range(tiny_backbone: Backbone, optimizer: str) -> None:
-    # TV weight pinned: on these noise images Adam at this rate first overshoots a lighter term.
-    result, seen = _run(tiny_backbone, optimizer=optimizer, learning_rate=0.05, tv_weight=5.0)
+    # An absolute TV weight pinned: on these noise images Adam at this rate first overshoots a lighter term.
+    result, seen = _run(tiny_backbone, optimizer=optimizer, learning_rate=0.05, tv_weight=5.0, tv_relative_to="none")
     assert [p.step for p in seen] == list(range(1, 16))
     assert seen[-1].losses["total"] < 0.5 * seen[0].losses["total"]
     assert all(0.0 <= p.preview().min() and p.preview().max() <= 1.0 for p in seen)

@@ -50,8 +50,13 @@ NOISE_LAYOUT_WEIGHT = 1.0
 PRESERVE_COLORS = ("none", "luminance", "histogram")
 #: The arithmetic of the networks (hardware.compute_dtype decides what auto means).
 PRECISIONS = ("auto", "float32", "bfloat16")
+#: What the total variation term is measured against (StyleConfig.tv_relative_to).
+TV_RELATIVE_TO = ("painting", "none")
 #: The JSON form's format version (Settings.to_dict); a newer one is refused by from_dict.
-SETTINGS_VERSION = 1
+SETTINGS_VERSION = 2
+#: Total variation of a painting below which it counts as this smooth (a flat painting would make the relative
+#: term infinite); the smoothest reference painting, The Scream at 512 px, has 0.0028.
+TV_FLOOR = 1e-4
 
 S = TypeVar("S", bound="Settings")
 
@@ -83,11 +88,24 @@ class Settings:
             raise BrushworkError(f"{cls.__name__} settings version {version} is newer than this brushwork reads "
                                  f"({SETTINGS_VERSION}): upgrade brushwork")
         names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
-        values = {key: value for key, value in data.items() if key not in ("settings", "version")}
+        values = cls.upgrade({key: value for key, value in data.items() if key not in ("settings", "version")},
+                             version)
         for key in values:
             if key not in names:
                 raise SettingError.of(key, "", f"not a setting of {cls.__name__}")
         return cls(**values)  # check_types turns JSON lists back into tuples and refuses other kinds
+
+    @classmethod
+    def upgrade(cls, values: dict[str, Any], version: int) -> dict[str, Any]:
+        """The fields of settings written at an older ``version``, in the meaning of the current one."""
+        return values
+
+
+def upgrade_tv(values: dict[str, Any], version: int) -> dict[str, Any]:
+    """Settings of ``version`` 1 with a total-variation weight in its old, absolute meaning (5 unless given)."""
+    if version >= 2:
+        return values
+    return {"tv_weight": 5.0, **values, "tv_relative_to": "none"}
 
 
 def _opt(default: Any, help: str, **extra: Any) -> Any:
@@ -119,9 +137,14 @@ class StyleConfig(Settings):
     seed: int = _opt(0, "random seed for the noise start; equal seeds give equal results on one machine")
     content_weight: float = _opt(1.0, "alpha: weight of the content loss")
     style_weight: float = _opt(30.0, "beta: weight of the style loss")
-    # 5 until the ninth session: at 0.5 the independent scores at 512 px were better on both axes on average over the
-    # four reference pairs, and Tübingen + The Starry Night brighter and crisper by eye (README, "Sixth round").
-    tv_weight: float = _opt(0.5, "gamma: weight of the total-variation (smoothness) loss")
+    # Relative to the painting's since settings version 2: each reference pair scored best with the absolute weight
+    # (5 or 0.5) that left its output about as rough as its painting, and 0.015 relative is 5 for The Scream and
+    # 0.5 for The Starry Night (README, "Sixth round").
+    tv_weight: float = _opt(0.015, "gamma: weight of the total-variation (smoothness) loss (see --tv-relative-to)")
+    tv_relative_to: Literal["painting", "none"] = _opt(
+        "painting", "painting: the total variation of the output divided by that of the painting at the same size "
+        "(blended over several), so a rough painting allows a rough output; none: the output's own (the "
+        "meaning of --tv-weight in settings before version 2)", choices=TV_RELATIVE_TO)
     # The VGG content layer holds edges, not the light and dark of flat regions: without this term the
     # subject dissolved from a noise start. From the photo the start holds them, and the term cost style
     # on The Scream (README, "Losses and the choice of defaults").
@@ -215,6 +238,11 @@ class StyleConfig(Settings):
         """The ``quality`` preset (draft, normal or high; see QUALITY_PRESETS) with ``options`` on top."""
         _check(quality in QUALITY_PRESETS, "quality", f"must be one of {', '.join(QUALITY_PRESETS)}", quality)
         return cls(**{**QUALITY_PRESETS[quality], **options})
+
+    @classmethod
+    def upgrade(cls, values: dict[str, Any], version: int) -> dict[str, Any]:
+        """Version 1 measured the total variation absolutely, 5 unless it said otherwise."""
+        return upgrade_tv(values, version)
 
     def effective_layout_weight(self) -> float:
         """``layout_weight``, or its default: NOISE_LAYOUT_WEIGHT from a noise start, else 0."""

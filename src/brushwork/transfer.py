@@ -12,10 +12,10 @@ import torch
 from torch import nn
 
 from brushwork.colour import luminance, match_colour, match_luminance, match_palette, recombine
-from brushwork.config import MIN_SIZE, NOISE_STD, StyleConfig
+from brushwork.config import MIN_SIZE, NOISE_STD, TV_FLOOR, StyleConfig
 from brushwork.hardware import compute_dtype
 from brushwork.image import halve, long_side_shape, resize, resize_long_side
-from brushwork.losses import ContentLoss, LayoutLoss, StyleLoss, TVLoss, gram_matrix
+from brushwork.losses import ContentLoss, LayoutLoss, StyleLoss, TVLoss, gram_matrix, total_variation
 from brushwork.memory import memory_plan
 from brushwork.nets.vgg import Backbone
 from brushwork.optim import optimise
@@ -37,7 +37,8 @@ class Objective(nn.Module):
     ``config.blend_weights`` into one target per layer; with ``style_masks`` ([1,1,H,W], one per style)
     each style is matched on its own region of the output. ``content_mask`` [1,1,H,W] weights the
     content loss per position. The layout term holds the light and dark of the content recoloured to the
-    styles' palette (losses.LayoutLoss). ``forward(image [1,3,H,W])`` returns {"content", "style",
+    styles' palette (losses.LayoutLoss). The TV term is relative to the styles' own (``painting_roughness``)
+    unless ``config.tv_relative_to`` is "none". ``forward(image [1,3,H,W])`` returns {"content", "style",
     "layout", "tv", "total"} as float32 scalar tensors.
 
     The network runs in ``config.precision`` (the targets too, so that the content image has zero
@@ -93,7 +94,8 @@ class Objective(nn.Module):
         layout_weight = config.effective_layout_weight()
         # Off by default from the photo: a term of weight 0 is reported as 0, not computed every iteration.
         self.layout = LayoutLoss(match_palette(content, styles, blend), layout_weight) if layout_weight > 0 else None
-        self.tv = TVLoss(config.tv_weight)
+        self.tv = TVLoss(config.tv_weight / painting_roughness(styles, blend) if config.tv_relative_to == "painting"
+                         else config.tv_weight)
 
     def grams(self, image: torch.Tensor, layers: Sequence[str]) -> dict[str, torch.Tensor]:
         """The Gram matrices [1,N,N] (float32) of ``image`` [1,3,H,W] at ``layers``, in this objective's precision."""
@@ -126,6 +128,12 @@ class Objective(nn.Module):
         terms["tv"] = self.tv(image)
         terms["total"] = terms["content"] + terms["style"] + terms["layout"] + terms["tv"]
         return terms
+
+
+def painting_roughness(styles: Sequence[torch.Tensor], blend: Sequence[float]) -> float:
+    """The total variation of the styles [1,3,h,w] as the style loss sees them, blended by ``blend``; at least
+    TV_FLOOR. The unit of a TV term relative to the painting: an output as rough as the painting costs its weight."""
+    return max(TV_FLOOR, sum(w * float(total_variation(style.float())) for w, style in zip(blend, styles)))
 
 
 def noise_image(content: torch.Tensor, seed: int) -> torch.Tensor:

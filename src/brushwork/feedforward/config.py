@@ -41,9 +41,10 @@ class TrainConfig(Settings):
     # photo at 30, and 3 was its best; one that changes the photo in the painting's colours keeps the photo's
     # layout by construction, and at 10 it only recoloured (measured: README, "Training", "Dark tones").
     style_weight: float = _opt(StyleConfig.style_weight, "beta: weight of the style loss")
-    # Not the engine's 0.5: every network figure in the README was measured at 5, and a heavier term (20, 50) did
-    # not remove the streaks (README, "The encoder").
-    tv_weight: float = _opt(5.0, "gamma: weight of the total-variation (smoothness) loss")
+    # Absolute, as the engine's was before settings version 2: every network figure in the README was measured at 5;
+    # 0.5 traded style for content, and a heavier term (20, 50) did not remove the streaks (README, "The encoder",
+    # "Sixth round").
+    tv_weight: float = _opt(5.0, "gamma: weight of the total-variation (smoothness) loss of the output itself")
     style_size: int = _opt(256, "long side of the style image in px when its Gram matrices are taken")
     # Content at relu2_2, as Johnson et al.: against relu3_3 it gave lower style loss and kept the photos'
     # shading, where relu3_3 kept only their outlines (measured: README, "Training"). Style at the last

@@ -4,10 +4,10 @@ options are generated from its fields, and ``stylize_video`` takes the same name
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
-from brushwork.config import (MAX_SIZE, MIN_SIZE, PRECISIONS, Settings, StyleConfig, _check, _check_weights, _opt,
-                              check_choices, check_types)
+from brushwork.config import (MAX_SIZE, MIN_SIZE, PRECISIONS, TV_RELATIVE_TO, Settings, StyleConfig, _check,
+                              _check_weights, _opt, check_choices, check_types, upgrade_tv)
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,11 @@ class VideoConfig(Settings):
                                   "keeps each frame close to the previous result where the flow is reliable")
     content_weight: float = _opt(StyleConfig.content_weight, "alpha: weight of the content loss")
     style_weight: float = _opt(StyleConfig.style_weight, "beta: weight of the style loss")
-    tv_weight: float = _opt(StyleConfig.tv_weight, "gamma: weight of the total-variation (smoothness) loss")
+    tv_weight: float = _opt(StyleConfig.tv_weight, "gamma: weight of the total-variation (smoothness) loss (see "
+                            "--tv-relative-to)")
+    tv_relative_to: Literal["painting", "none"] = _opt(
+        StyleConfig.tv_relative_to, "optimisation path: what the total variation is measured against (see "
+        "`brushwork stylize --help`)", choices=TV_RELATIVE_TO)
     weights: str = _opt(StyleConfig.weights, "backbone weights of the optimisation path: a source name (see "
                         "`brushwork weights list`) or a file")
     pooling: Literal["avg", "max"] = _opt(StyleConfig.pooling, "pooling in the backbone", choices=("avg", "max"))
@@ -57,8 +61,14 @@ class VideoConfig(Settings):
         _check_weights(self, ("temporal_weight", "content_weight", "style_weight", "tv_weight"))
         check_choices(self)
 
+    @classmethod
+    def upgrade(cls, values: dict[str, Any], version: int) -> dict[str, Any]:
+        """Version 1 measured the total variation absolutely, 5 unless it said otherwise."""
+        return upgrade_tv(values, version)
+
     def style_config(self, long_side: int, iterations: int) -> StyleConfig:
         """The settings of one frame's optimisation: a single scale of ``long_side`` px."""
         return StyleConfig(size=long_side, scales=1, iterations=iterations, content_weight=self.content_weight,
-                           style_weight=self.style_weight, tv_weight=self.tv_weight, weights=self.weights,
+                           style_weight=self.style_weight, tv_weight=self.tv_weight,
+                           tv_relative_to=self.tv_relative_to, weights=self.weights,
                            pooling=self.pooling, precision=self.precision, device=self.device)
