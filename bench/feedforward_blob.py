@@ -202,11 +202,12 @@ def main() -> None:
     parser.add_argument("--trace", action="store_true", help="record the style loss and the live share during "
                         "training (the first ten steps, then every tenth)")
     parser.add_argument("--previews", type=Path, default=None, help="folder for a preview grid per arm")
+    parser.add_argument("--weights", default=TrainConfig.weights, help="the backbone of every arm (loss and encoder)")
     args = parser.parse_args()
 
     # The arms change one thing each from the trainer's settings before this study, instance normalisation included.
     base = replace(TrainConfig(), crop_size=args.crop_size, validation_count=args.held_out, normalisation="instance",
-                   residual="none", warmup_steps=0, encoder="own", width=32)
+                   residual="none", warmup_steps=0, encoder="own", width=32, weights=args.weights)
     backbone = load_backbone(base.weights, pooling=base.pooling)
     painting = load_image(args.style, base.max_pixels)[0]
     train, held = _split(scan_photos(args.photos, base.crop_size, base.max_pixels).photos, args.held_out)
@@ -245,7 +246,7 @@ def report(args: argparse.Namespace, base: TrainConfig, held: tuple[Path, ...], 
     return {"benchmark": "blob detector, dark-tone share and independent scores of short trainings, one change an arm",
               "machine": machine("cpu"), "style": args.style.name, "steps": args.steps, "crop_size": args.crop_size,
               "batch_size": base.batch_size, "held_out": [p.name for p in held], "size": args.size,
-              "painting_dark_share": DARK_QUANTILE, "results": rows}
+              "weights": base.weights, "painting_dark_share": DARK_QUANTILE, "results": rows}
 
 
 if __name__ == "__main__":

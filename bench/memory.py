@@ -65,6 +65,7 @@ def main() -> None:
         size, precision, checkpointing, steps = args.one
         print(json.dumps(measure(int(size), precision, checkpointing, int(steps))))
         return
+    from brushwork.config import StyleConfig
     from brushwork.memory import FIXED_BYTES, peak_bytes
 
     fits, runs = [], []
@@ -84,7 +85,7 @@ def main() -> None:
         measured["estimate_bytes"] = peak_bytes(measured["pixels"], dtype, checkpointing == "on")
         checks.append(measured)
         print(measured, flush=True)
-    write_report("memory", {"benchmark": "peak resident memory of L-BFGS style transfer (vgg16-hed, CPU)",
+    write_report("memory", {"benchmark": f"peak resident memory of L-BFGS style transfer ({StyleConfig.weights}, CPU)",
                             "machine": machine("cpu"), "fixed_bytes_in_use": FIXED_BYTES, "fits": fits,
                             "runs": runs, "large": checks})
 

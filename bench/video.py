@@ -6,7 +6,7 @@ losses of their frames; fast-path frames per second and optimisation seconds per
         [--optim-size 256 --optim-frames 8 --optim-iterations 150 --optim-later 75] [--blends 0.3,0.4,0.5,0.6]
 
 Writes bench/results/video-cpu.json. The losses are those of ``brushwork stylize``'s defaults
-(vgg16-hed, Gatys layers), each frame against its own input frame and the style image, averaged over
+(the default backbone, Gatys layers; vgg16-hed until settings version 3), each frame against its own input frame and the style image, averaged over
 the frames. On a loaded machine wall times mislead: ``cpu_seconds_whole_call`` is the process's CPU
 time (all its threads) for the whole call, ``load_average_*`` says what else ran.
 """

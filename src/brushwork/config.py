@@ -53,7 +53,7 @@ PRECISIONS = ("auto", "float32", "bfloat16")
 #: What the total variation term is measured against (StyleConfig.tv_relative_to).
 TV_RELATIVE_TO = ("painting", "none")
 #: The JSON form's format version (Settings.to_dict); a newer one is refused by from_dict.
-SETTINGS_VERSION = 2
+SETTINGS_VERSION = 3
 #: Total variation of a painting below which it counts as this smooth (a flat painting would make the relative
 #: term infinite); the smoothest reference painting, The Scream at 512 px, has 0.0028.
 TV_FLOOR = 1e-4
@@ -101,11 +101,14 @@ class Settings:
         return values
 
 
-def upgrade_tv(values: dict[str, Any], version: int) -> dict[str, Any]:
-    """Settings of ``version`` 1 with a total-variation weight in its old, absolute meaning (5 unless given)."""
-    if version >= 2:
-        return values
-    return {"tv_weight": 5.0, **values, "tv_relative_to": "none"}
+def upgrade_engine(values: dict[str, Any], version: int) -> dict[str, Any]:
+    """An engine's settings of an older ``version`` in their own meaning: version 1 measured the total
+    variation absolutely (5 unless given); versions 1 and 2 meant the HED VGG-16 unless they named weights."""
+    if version < 2:
+        values = {"tv_weight": 5.0, **values, "tv_relative_to": "none"}
+    if version < 3:
+        values = {"weights": "vgg16-hed", **values}
+    return values
 
 
 def _opt(default: Any, help: str, **extra: Any) -> Any:
@@ -172,7 +175,10 @@ class StyleConfig(Settings):
         ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"), "layers of the style loss, comma-separated")
     style_layer_weights: tuple[float, ...] | None = _opt(
         None, "relative weight of each style layer, comma-separated (default: equal)")
-    weights: str = _opt("vgg16-hed", "backbone weights: a source name (see `brushwork weights list`) or a file")
+    # The ImageNet VGG-19 paints the painting's strokes where HED's VGG-16, whose first blocks were tuned to
+    # edges, painted fine ripples (README, "Seventh round").
+    weights: str = _opt("vgg19-caffe-q8", "backbone weights: a source name (see `brushwork weights list`) or a "
+                        "file")
     # Gatys et al. prefer average pooling; with these weights max pooling gave crisper strokes and
     # kept more of the content at equal style loss (README, "Choosing the defaults").
     pooling: Literal["avg", "max"] = _opt("max", "pooling in the backbone (Gatys et al. use avg)",
@@ -241,8 +247,8 @@ class StyleConfig(Settings):
 
     @classmethod
     def upgrade(cls, values: dict[str, Any], version: int) -> dict[str, Any]:
-        """Version 1 measured the total variation absolutely, 5 unless it said otherwise."""
-        return upgrade_tv(values, version)
+        """See upgrade_engine: the total variation of version 1, the backbone of versions 1 and 2."""
+        return upgrade_engine(values, version)
 
     def effective_layout_weight(self) -> float:
         """``layout_weight``, or its default: NOISE_LAYOUT_WEIGHT from a noise start, else 0."""

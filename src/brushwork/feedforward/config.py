@@ -87,8 +87,8 @@ class TrainConfig(Settings):
         "it natively, GPUs with native bf16 and CPUs with AVX-512 BF16 or AMX), else float32", choices=PRECISIONS)
     seed: int = _opt(0, "random seed of the network's start, the photo order and the crops")
     workers: int = _opt(2, "processes that decode photos (0: decode in the training process)")
-    weights: str = _opt(StyleConfig.weights, "backbone weights: a source name (see `brushwork weights list`) "
-                        "or a file")
+    # Every network measured so far (README, "Feed-forward networks") learnt from the HED VGG-16.
+    weights: str = _opt("vgg16-hed", "backbone weights: a source name (see `brushwork weights list`) or a file")
     pooling: Literal["avg", "max"] = _opt(StyleConfig.pooling, "pooling in the backbone", choices=("avg", "max"))
     preprocessing: Literal["caffe", "imagenet"] | None = _opt(
         None, "input convention of a --weights file (default: caffe for .h5, imagenet for PyTorch files)",

