@@ -23,7 +23,7 @@ MIN_SIZE, MAX_SIZE = 32, 8192
 COARSEST = 300
 #: What ``--quality`` sets, unless the same options are given explicitly; normal is the defaults.
 QUALITY_PRESETS: dict[str, dict[str, Any]] = {
-    "draft": {"size": 256, "scale_iterations": (60, 25), "tolerance": 3e-3},
+    "draft": {"size": 256, "scale_iterations": (45, 20), "tolerance": 3e-3},
     "normal": {},
     "high": {"iterations": 1000, "tolerance": 0.0, "precision": "float32"},
 }
