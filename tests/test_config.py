@@ -76,7 +76,7 @@ def test_version_1_settings_keep_their_absolute_total_variation(kind) -> None:
     assert kind.from_dict(old).tv_relative_to == "painting" and kind.from_dict(old).tv_weight == kind().tv_weight
 
 
-@pytest.mark.parametrize("kind", [StyleConfig, VideoConfig])
+@pytest.mark.parametrize("kind", [StyleConfig, VideoConfig, TrainConfig])
 def test_settings_before_version_3_keep_the_hed_backbone_they_meant(kind) -> None:
     """Until version 3 the default backbone was vgg16-hed: settings that did not name one meant it."""
     old = {key: value for key, value in kind().to_dict().items() if key != "weights"}

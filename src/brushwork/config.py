@@ -101,14 +101,18 @@ class Settings:
         return values
 
 
+def upgrade_weights(values: dict[str, Any], version: int) -> dict[str, Any]:
+    """Settings of an older ``version`` in their own meaning: versions 1 and 2 meant the HED VGG-16 unless they
+    named weights."""
+    return {"weights": "vgg16-hed", **values} if version < 3 else values
+
+
 def upgrade_engine(values: dict[str, Any], version: int) -> dict[str, Any]:
     """An engine's settings of an older ``version`` in their own meaning: version 1 measured the total
-    variation absolutely (5 unless given); versions 1 and 2 meant the HED VGG-16 unless they named weights."""
+    variation absolutely (5 unless given); see also upgrade_weights."""
     if version < 2:
         values = {"tv_weight": 5.0, **values, "tv_relative_to": "none"}
-    if version < 3:
-        values = {"weights": "vgg16-hed", **values}
-    return values
+    return upgrade_weights(values, version)
 
 
 def _opt(default: Any, help: str, **extra: Any) -> Any:
