@@ -10,12 +10,14 @@ nor the painting has), and its share of the painting's dark tones is measured (:
 the network's live share on the photo (:func:`live_shares`; 0: dead).
 Each output is also scored by the independent judge (``brushwork.evaluation``, which training never
 sees), and with ``--reference DIR`` so is the optimisation's output of the same photo and painting
-(``DIR/PHOTO_STYLE.png``, e.g. from ``brushwork stylize`` with its defaults): the network's style score
-should be within 15 % of it and its content score no worse.
+(``DIR/PHOTO_STYLE.png``; those missing are painted there first by ``brushwork stylize`` with its defaults
+at ``--size``): the network's style score should be within 15 % of it and its content score no worse.
 Writes JSON (default ``bench/results/feedforward-eval-cpu.json``) and, with ``--outputs DIR``, each
-photo beside its stylisation (and the optimisation's, where given).
+photo beside its stylisation (and the optimisation's, where given), and with ``--sheet FILE`` those rows
+stacked into one picture (the README's).
 
     python bench/feedforward_eval.py MODEL [--style ../shared/images/style/the_scream.jpg] [--size 512] [--reference DIR]
+                                     [--sheet docs/NAME.jpg]
 """
 
 from __future__ import annotations
@@ -31,8 +33,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+from PIL import Image
 from scipy import ndimage
 
+from brushwork.api import stylize
 from brushwork.colour import rgb_to_yiq
 from brushwork.evaluation import Scorer, judge
 from brushwork.feedforward.apply import TorchEngine, run_padded
@@ -51,6 +55,8 @@ RATIO_BAR = 5.0
 #: The network's independent style score may exceed the optimisation's by this factor at most.
 REFERENCE_BAR = 1.15
 CONTENT_PROBES = ("relu2_2", "relu3_3")
+#: The stacked picture of ``--sheet``: its width in px and the white gap between rows in px (before resizing).
+SHEET_WIDTH, SHEET_GAP = 1200, 8
 # The model's training settings that the report repeats, so that each result says what it measured.
 TRAINING_SETTINGS = ("backbone", "pooling", "crop_size", "batch_size", "learning_rate", "content_weight",
                      "style_weight", "tv_weight", "style_size", "content_layers", "style_layers", "time_limit",
@@ -158,6 +164,14 @@ def live_shares(net: TransformerNet) -> Iterator[list[float]]:
         hook.remove()
 
 
+def stack_rows(rows: list[torch.Tensor]) -> Image.Image:
+    """``rows`` (each [1,3,h,w] in [0,1]) one above the other on white, ``SHEET_WIDTH`` px wide."""
+    width = max(r.shape[-1] for r in rows)
+    padded = [F.pad(r, (0, width - r.shape[-1], 0, SHEET_GAP), value=1.0) for r in rows]
+    sheet = to_pil(torch.cat(padded, dim=-2)[..., :-SHEET_GAP, :])
+    return sheet.resize((SHEET_WIDTH, round(sheet.height * SHEET_WIDTH / sheet.width)), Image.LANCZOS)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model", type=Path)
@@ -166,8 +180,11 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "feedforward-eval-cpu.json")
     parser.add_argument("--outputs", type=Path, default=None, help="folder for photo | stylisation pictures")
+    parser.add_argument("--sheet", type=Path, default=None, help="one JPEG of every photo's row, stacked, "
+                        f"{SHEET_WIDTH} px wide (the README's pictures)")
     parser.add_argument("--reference", type=Path, default=None,
-                        help="folder of the optimisation's outputs, PHOTO_STYLE.png, scored beside the network's")
+                        help="folder of the optimisation's outputs, PHOTO_STYLE.png, scored beside the network's; "
+                        "those missing are painted there first (`brushwork stylize` with its defaults at --size)")
     args = parser.parse_args()
 
     model = load_style_network(args.model)
@@ -181,7 +198,7 @@ def main() -> None:
     objective = BatchObjective(backbone, [style], config)
     engine = TorchEngine(model, torch.device("cpu"))
     extract = judge().features
-    rows = []
+    rows, sheet_rows = [], []
     for photo_path in sorted(p for p in args.content.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png")):
         photo = resize_long_side(load_image(photo_path, config.max_pixels)[0], args.size)
         with torch.no_grad(), live_shares(model.net) as live:
@@ -194,8 +211,11 @@ def main() -> None:
         blobs = find_blobs(output, photo, painting)
         scorer = Scorer(photo, painting, extract, size=args.size)
         reference_path = args.reference / f"{photo_path.stem}_{style_path.stem}.png" if args.reference else None
+        if reference_path is not None and not reference_path.is_file():
+            args.reference.mkdir(parents=True, exist_ok=True)
+            save_image(stylize(photo_path, style_path, size=args.size), reference_path)
         reference = (resize_long_side(load_image(reference_path, config.max_pixels)[0], args.size)
-                     if reference_path is not None and reference_path.is_file() else None)
+                     if reference_path is not None else None)
         judged = {"independent": {k: round(v, 4) for k, v in scorer(output).items()}}
         if reference is not None:
             judged["reference"] = {k: round(v, 4) for k, v in scorer(reference).items()}
@@ -206,10 +226,14 @@ def main() -> None:
                      "blobs": [asdict(b) for b in blobs], "dark_share": round(dark_share(output, painting), 4),
                      "live_share": round(live[0], 4), **judged})
         print(rows[-1], flush=True)
+        shown = torch.cat([photo, output] + ([resize(reference, *photo.shape[-2:])] if reference is not None else []),
+                          dim=-1)
+        sheet_rows.append(shown)
         if args.outputs is not None:
             args.outputs.mkdir(parents=True, exist_ok=True)
-            shown = [photo, output] + ([resize(reference, *photo.shape[-2:])] if reference is not None else [])
-            save_image(to_pil(torch.cat(shown, dim=-1)), args.outputs / f"{photo_path.stem}.jpg")
+            save_image(to_pil(shown), args.outputs / f"{photo_path.stem}.jpg")
+    if args.sheet is not None:
+        save_image(stack_rows(sheet_rows), args.sheet)
     ratios = [r["ratio"] for r in rows]
     report = {"benchmark": "style loss (unweighted, model's layers) of photos and of the network's outputs",
               "machine": machine("cpu"), "model": args.model.name, "style": style_path.name,

@@ -93,3 +93,16 @@ def test_dark_share_is_the_quantile_for_the_painting_and_zero_for_a_pale_output(
     assert evaluation.dark_share(art, art) == pytest.approx(evaluation.DARK_QUANTILE, abs=0.011)
     assert evaluation.dark_share(flat(0.7), art) == 0.0
     assert evaluation.dark_share(flat(0.05), art) == 1.0
+
+
+def test_the_sheet_stacks_rows_in_order_padded_with_white_to_its_width(evaluation: ModuleType) -> None:
+    wide, narrow = flat(0.0, 40, 120), flat(0.5, 40, 60)  # black, then grey half as wide
+    sheet = evaluation.stack_rows([wide, narrow])
+    gap = evaluation.SHEET_GAP
+    assert sheet.width == evaluation.SHEET_WIDTH
+    assert sheet.height == round((80 + gap) * sheet.width / 120)
+    scale = sheet.width / 120
+    top = sheet.getpixel((sheet.width // 2, round(20 * scale)))
+    bottom_left = sheet.getpixel((round(30 * scale), round((40 + gap + 20) * scale)))
+    bottom_right = sheet.getpixel((round(90 * scale), round((40 + gap + 20) * scale)))
+    assert max(top) < 10 and all(120 < c < 135 for c in bottom_left) and min(bottom_right) > 245
