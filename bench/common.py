@@ -1,4 +1,5 @@
-"""What the benchmarks share: their images, the machine description, and the report writer."""
+"""What the benchmarks share: their images, the machine description, the report writer and the stacking of
+picture rows."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 import torch
+from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "images"
@@ -47,3 +49,14 @@ def write_report(name: str, report: dict[str, object], device: str = "cpu", path
     path.write_text(json.dumps({"date": datetime.date.today().isoformat(), **report}, indent=2) + "\n")
     print(f"wrote {path}")
     return path
+
+
+def stack_images(rows: list[Image.Image], gap: int) -> Image.Image:
+    """``rows`` one above the other, left-aligned on white, ``gap`` px apart; as wide as the widest."""
+    sheet = Image.new("RGB", (max(r.width for r in rows), sum(r.height for r in rows) + gap * (len(rows) - 1)),
+                      "white")
+    y = 0
+    for row in rows:
+        sheet.paste(row, (0, y))
+        y += row.height + gap
+    return sheet

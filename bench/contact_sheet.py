@@ -18,7 +18,7 @@ import torch
 from PIL import Image, ImageDraw, ImageFont
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import SHARED  # noqa: E402
+from common import SHARED, stack_images  # noqa: E402
 from quality import Scorer, load, pair_of, plain_pairs  # noqa: E402
 
 from brushwork.image import resize, to_pil  # noqa: E402
@@ -92,13 +92,7 @@ def main(argv: list[str] | None = None) -> None:
         sheet.save(args.out / f"{name}.jpg", quality=90)
         rows.append(sheet)
         print(name, {label: f"{s['style']:.3f}/{s['content']:.3f}" for label, s in scores.items()})
-    width = max(r.width for r in rows)
-    full = Image.new("RGB", (width, sum(r.height for r in rows) + _GAP * (len(rows) - 1)), "white")
-    y = 0
-    for sheet in rows:
-        full.paste(sheet, (0, y))
-        y += sheet.height + _GAP
-    full.save(args.out / "contact_sheet.jpg", quality=90)
+    stack_images(rows, _GAP).save(args.out / "contact_sheet.jpg", quality=90)
     print(f"wrote {args.out / 'contact_sheet.jpg'}")
 
 

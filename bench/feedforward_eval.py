@@ -49,7 +49,7 @@ from brushwork.losses import relative_content_loss
 from brushwork.nets.weights import load_backbone
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, SHARED, machine, write_report  # noqa: E402
+from common import ROOT, SHARED, machine, stack_images, write_report  # noqa: E402
 
 RATIO_BAR = 5.0
 #: The network's independent style score may exceed the optimisation's by this factor at most.
@@ -166,9 +166,7 @@ def live_shares(net: TransformerNet) -> Iterator[list[float]]:
 
 def stack_rows(rows: list[torch.Tensor]) -> Image.Image:
     """``rows`` (each [1,3,h,w] in [0,1]) one above the other on white, ``SHEET_WIDTH`` px wide."""
-    width = max(r.shape[-1] for r in rows)
-    padded = [F.pad(r, (0, width - r.shape[-1], 0, SHEET_GAP), value=1.0) for r in rows]
-    sheet = to_pil(torch.cat(padded, dim=-2)[..., :-SHEET_GAP, :])
+    sheet = stack_images([to_pil(r) for r in rows], SHEET_GAP)
     return sheet.resize((SHEET_WIDTH, round(sheet.height * SHEET_WIDTH / sheet.width)), Image.LANCZOS)
 
 
