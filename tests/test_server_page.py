@@ -55,13 +55,19 @@ def _photo(tmp_path: Path) -> Path:
     return path
 
 
+def _open(page: object, site: str) -> None:
+    """Load the page and wait until its script has read the server's settings and enabled Paint."""
+    page.goto(site)
+    page.wait_for_selector("#paint:not([disabled])")
+
+
 def _set_range(page: object, selector: str, value: int) -> None:
     page.eval_on_selector(selector, "(el, v) => { el.value = v; el.dispatchEvent(new Event('input')); }", value)
 
 
 def test_paint_watch_download_and_history(site: str, browser: object, tmp_path: Path, shots: Path) -> None:
     page = browser.new_page(viewport={"width": 1100, "height": 1300})
-    page.goto(site)
+    _open(page, site)
     page.click("#paint")  # nothing chosen: the error stands next to the photo
     assert "photo" in page.text_content("#error-content")
     page.set_input_files("#content", str(_photo(tmp_path)))
@@ -98,7 +104,7 @@ def test_paint_watch_download_and_history(site: str, browser: object, tmp_path: 
 def test_cancel_and_a_server_error_next_to_its_control(site: str, browser: object, tmp_path: Path,
                                                        shots: Path) -> None:
     page = browser.new_page(viewport={"width": 390, "height": 844})  # a phone
-    page.goto(site)
+    _open(page, site)
     page.set_input_files("#content", {"name": "notes.png", "mimeType": "image/png", "buffer": b"not an image"})
     page.click("#examples input[value='swirls.jpg']")
     page.click("#paint")
@@ -131,9 +137,7 @@ def test_an_apply_job_is_listed_and_downloadable_after_a_server_restart(
     data, models = tmp_path / "data", str(tiny_model.parent)
     server_process.append(start_server(data, tiny_weights, port, "--models", models))
     page = browser.new_page(viewport={"width": 1100, "height": 1000})
-    page.goto(f"http://127.0.0.1:{port}")
-    # the page's start-up has listed the models and wired the choice of kind (keys pressed before act on its end)
-    page.wait_for_selector("#model option", state="attached")
+    _open(page, f"http://127.0.0.1:{port}")  # keys pressed before the page's start-up ends act on its end
     page.focus("input[name=kind][value=stylize]")
     page.keyboard.press("ArrowRight")  # the keyboard picks the trained network instead of a painting
     assert page.is_checked("#kind-apply") and page.is_visible("#model") and not page.is_visible("#drop-style")
@@ -169,7 +173,7 @@ def _wav(path: Path, samples: object) -> Path:
 def test_an_audio_job_from_the_page(site: str, browser: object, tmp_path: Path, shots: Path) -> None:
     tune, rain = _wav(tmp_path / "tune.wav", melody(0.5)), _wav(tmp_path / "rain.wav", bursts(0.5))
     page = browser.new_page(viewport={"width": 390, "height": 844})  # a phone
-    page.goto(site)
+    _open(page, site)
     page.focus("input[name=kind][value=stylize]")
     page.keyboard.press("ArrowRight")  # past Quick style (no --models here) to sounds, by keyboard
     assert page.is_checked("#kind-audio") and page.is_visible("#drop-content_sound")
@@ -222,8 +226,7 @@ def test_sounds_are_not_offered_by_a_server_without_audio(site: str, browser: ob
         route.fulfill(json=info)
 
     page.route("**/v1/models", without_audio)
-    page.goto(site)
-    page.wait_for_selector("#paint:not([disabled])")
+    _open(page, site)
     assert not page.is_visible("#kind-audio-choice") and page.is_disabled("#kind-audio")
     assert page.is_visible("#drop-content") and not page.is_visible("#drop-content_sound")
     page.close()
