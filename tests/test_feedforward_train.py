@@ -58,20 +58,28 @@ def test_the_warmup_ramps_the_step_size_up_then_holds_it() -> None:
     assert learning_rate_at(TrainConfig(learning_rate=1e-3, warmup_steps=0), 0) == 1e-3
 
 
-@pytest.mark.parametrize("warmup", [0, 1000])
+def test_the_warmup_lasts_its_steps_for_each_style_of_a_pack() -> None:
+    config = TrainConfig(learning_rate=1e-3, warmup_steps=2)
+    assert [learning_rate_at(config, step, styles=3) for step in range(7)] == pytest.approx(
+        [1e-3 / 6, 2e-3 / 6, 3e-3 / 6, 4e-3 / 6, 5e-3 / 6, 1e-3, 1e-3])
+
+
+@pytest.mark.parametrize(("warmup", "styles"), [(0, 1), (1000, 1), (500, 2)])
 def test_the_first_step_is_as_large_as_the_warmup_allows(photo_dir: Path, style_file: Path,
                                                          session_backbone: Backbone, tmp_path: Path,
-                                                         warmup: int) -> None:
-    # Adam's first step moves every parameter with a gradient by the step size itself, whatever the gradient.
+                                                         warmup: int, styles: int) -> None:
+    # Adam's first step moves every parameter with a gradient by the step size itself, whatever the gradient;
+    # a pack warms up over ``warmup`` steps of each style.
     path = tmp_path / "m.safetensors"
-    _train(photo_dir, style_file, session_backbone, path, steps=1, learning_rate=1e-2, warmup_steps=warmup)
+    _train(photo_dir, [style_file] * styles, session_backbone, path, steps=1, learning_rate=1e-2,
+           warmup_steps=warmup)
     config = TrainConfig(**{**TINY, "learning_rate": 1e-2, "warmup_steps": warmup})
-    start = seeded_network(config.width, config.residual_blocks, config.seed, 1, config.normalisation, config.residual,
-                           session_backbone)
+    start = seeded_network(config.width, config.residual_blocks, config.seed, styles, config.normalisation,
+                           config.residual, session_backbone)
     trained = load_style_network(path).net
     with torch.no_grad():
         moved = max(float((a - b).abs().max()) for a, b in zip(trained.parameters(), start.parameters()))
-    assert moved == pytest.approx(1e-2 / max(1, warmup), rel=1e-3)
+    assert moved == pytest.approx(1e-2 / max(1, warmup * styles), rel=1e-3)
 
 
 @pytest.mark.parametrize("first", [5, 3], ids=["at an epoch's end", "mid-epoch"])

@@ -103,18 +103,20 @@ def trainable(net: nn.Module) -> list[nn.Parameter]:
     return [p for p in net.parameters() if p.requires_grad]
 
 
-def learning_rate_at(config: TrainConfig, step: int) -> float:
-    """Adam's step size for step number ``step`` (0-based): ``config.learning_rate``, ramped up linearly over
-    the first ``config.warmup_steps``."""
-    if step >= config.warmup_steps:
+def learning_rate_at(config: TrainConfig, step: int, styles: int = 1) -> float:
+    """Adam's step size for step number ``step`` (0-based) of a network learning ``styles`` styles in turn:
+    ``config.learning_rate``, ramped up linearly over the first ``config.warmup_steps`` steps of each style
+    (``config.warmup_steps * styles`` steps in all)."""
+    warmup = config.warmup_steps * styles
+    if step >= warmup:
         return config.learning_rate
-    return config.learning_rate * (step + 1) / config.warmup_steps
+    return config.learning_rate * (step + 1) / warmup
 
 
-def set_learning_rate(optimizer: torch.optim.Optimizer, config: TrainConfig, step: int) -> None:
+def set_learning_rate(optimizer: torch.optim.Optimizer, config: TrainConfig, step: int, styles: int = 1) -> None:
     """Give every parameter group of ``optimizer`` the step size of step number ``step`` (learning_rate_at)."""
     for group in optimizer.param_groups:
-        group["lr"] = learning_rate_at(config, step)
+        group["lr"] = learning_rate_at(config, step, styles)
 
 
 def train_step(net: TransformerNet, model: nn.Module, objective: BatchObjective, optimizer: torch.optim.Optimizer,
@@ -350,7 +352,7 @@ def train_style_network(
                         write_outputs(final=False)
                     raise Cancelled(step, checkpoint=checkpoint_path if step > 0 else None)
                 photos = photos.to(device, non_blocking=True)
-                set_learning_rate(optimizer, config, step)
+                set_learning_rate(optimizer, config, step, len(styles))
                 # In turn: a resumed run goes on with the style an unbroken one would.
                 terms = train_step(net, model, objective, optimizer, photos, step % len(styles), dtype)
                 step += 1
