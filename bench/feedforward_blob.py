@@ -142,6 +142,7 @@ ARMS: dict[str, tuple[dict[str, object], Callable[[TransformerNet], None] | None
     "palette-w16-warmup-backbone-sw100": ({**_BACKBONE, "style_weight": 100.0}, None),
     "palette-w16-warmup-backbone-sw300": ({**_BACKBONE, "style_weight": 300.0}, None),
     "palette-w16-warmup-backbone-leaky": (_BACKBONE, _leaky),
+    "palette-w16-warmup-backbone-blocks10": ({**_BACKBONE, "residual_blocks": 10}, None),
     "palette-w32-warmup": ({"normalisation": "scale", "residual": "palette", "warmup_steps": 100}, None),
     "palette-w32-warmup-backbone": ({"normalisation": "scale", "residual": "palette", "warmup_steps": 100,
                                      "encoder": "backbone"}, None),
