@@ -32,7 +32,8 @@ from brushwork.evaluation import Scorer, judge
 from brushwork.feedforward.config import TrainConfig
 from brushwork.feedforward.data import CropDataset, scan_photos
 from brushwork.feedforward.heldout import run_style
-from brushwork.feedforward.network import BackboneEncoder, ConvLayer, StyleNorm, TransformerNet, seeded_network
+from brushwork.feedforward.network import (BackboneEncoder, ConvLayer, StyleNorm, TransformerNet, _run, pad_to_multiple,
+                                           seeded_network)
 from brushwork.feedforward.previews import preview_grid
 from brushwork.feedforward.trainer import BatchObjective, _split, set_learning_rate, train_step, trainable
 from brushwork.hardware import compute_dtype
@@ -100,6 +101,17 @@ def _leaky(net: TransformerNet) -> None:
                 setattr(module, name, nn.LeakyReLU(0.2))
 
 
+def _half_scale(net: TransformerNet) -> None:
+    """Run the network's layers on the photo at half its size and add their change, upsampled bilinearly, to
+    the base at full size: twice the receptive field in output pixels, a quarter of the positions."""
+    def forward(x: torch.Tensor, style_weights: torch.Tensor | None = None) -> torch.Tensor:
+        small, shape = pad_to_multiple(F.interpolate(x, scale_factor=0.5, mode="bilinear", antialias=True))
+        raw = 2 * _run(net.layers, small, style_weights)[..., :shape[0], :shape[1]]
+        raw = F.interpolate(raw, size=x.shape[-2:], mode="bilinear")
+        return torch.sigmoid(raw + torch.logit(net.base(x, style_weights), eps=1e-3))
+    net.forward = forward  # type: ignore[method-assign]
+
+
 #: The settings of the palette arms (the study's later defaults) and of those with the backbone's encoder.
 _PALETTE: dict[str, object] = {"normalisation": "scale", "residual": "palette", "width": 16, "warmup_steps": 100}
 _BACKBONE: dict[str, object] = {**_PALETTE, "encoder": "backbone"}
@@ -143,6 +155,12 @@ ARMS: dict[str, tuple[dict[str, object], Callable[[TransformerNet], None] | None
     "palette-w16-warmup-backbone-sw300": ({**_BACKBONE, "style_weight": 300.0}, None),
     "palette-w16-warmup-backbone-leaky": (_BACKBONE, _leaky),
     "palette-w16-warmup-backbone-blocks10": ({**_BACKBONE, "residual_blocks": 10}, None),
+    "palette-w16-warmup-backbone-half": (_BACKBONE, _half_scale),
+    "palette-w16-warmup-backbone-half-ss512-ps512": ({**_BACKBONE, "style_size": 512, "photo_size": 512}, _half_scale),
+    "palette-w16-warmup-backbone-soft2": ({**_BACKBONE, "base_blur": 2}, None),
+    "palette-w16-warmup-backbone-soft4": ({**_BACKBONE, "base_blur": 4}, None),
+    "palette-w16-warmup-backbone-ps512": ({**_BACKBONE, "photo_size": 512}, None),
+    "palette-w16-warmup-backbone-ss512-ps512": ({**_BACKBONE, "style_size": 512, "photo_size": 512}, None),
     "palette-w32-warmup": ({"normalisation": "scale", "residual": "palette", "warmup_steps": 100}, None),
     "palette-w32-warmup-backbone": ({"normalisation": "scale", "residual": "palette", "warmup_steps": 100,
                                      "encoder": "backbone"}, None),
@@ -158,13 +176,14 @@ def train_arm(config: TrainConfig, change: Callable[[TransformerNet], None] | No
     step, its style loss and the live share (see ``live_shares``) on its batch after the step, for each of the
     first ten steps and every tenth after that."""
     net = seeded_network(config.width, config.residual_blocks, config.seed, normalisation=config.normalisation,
-                         residual=config.residual, backbone=objective.backbone if config.encoder == "backbone" else None)
+                         residual=config.residual, backbone=objective.backbone if config.encoder == "backbone" else None,
+                         base_blur=config.base_blur)
     if config.residual == "palette":
         net.set_palettes([style])
     if change is not None:
         change(net)
     optimizer = torch.optim.Adam(trainable(net), lr=config.learning_rate)
-    dataset = CropDataset(photos, config.crop_size, config.max_pixels, config.seed)
+    dataset = CropDataset(photos, config.crop_size, config.max_pixels, config.seed, config.photo_size)
     dtype = compute_dtype(config.precision, torch.device("cpu"))
     started, step, epoch = time.perf_counter(), 0, 0
     while step < steps:

@@ -60,7 +60,8 @@ SHEET_WIDTH, SHEET_GAP = 1200, 8
 # The model's training settings that the report repeats, so that each result says what it measured.
 TRAINING_SETTINGS = ("backbone", "pooling", "crop_size", "batch_size", "learning_rate", "content_weight",
                      "style_weight", "tv_weight", "style_size", "content_layers", "style_layers", "time_limit",
-                     "width", "residual_blocks", "normalisation", "residual", "encoder", "warmup_steps", "seed")
+                     "width", "residual_blocks", "normalisation", "residual", "base_blur", "encoder", "warmup_steps",
+                     "seed", "photo_size")
 
 #: Blob detector: luminance is averaged over square windows of this fraction of the image's long side, so that
 #: brush strokes and fine texture do not count, only patches.

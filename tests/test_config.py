@@ -36,6 +36,17 @@ def test_bad_values(options: dict, message: str) -> None:
     assert "\n" not in str(info.value) and info.value.field == next(iter(options))
 
 
+@pytest.mark.parametrize("options, message", [
+    ({"base_blur": 3}, "^base_blur 3: must be one of 1, 2, 4"),
+    ({"base_blur": 2, "residual": "none"}, "^base_blur 2: needs --residual palette"),
+    ({"photo_size": 8}, "^photo_size 8: must be 16 to 8192 px"),
+])
+def test_bad_training_values(options: dict, message: str) -> None:
+    with pytest.raises(SettingError, match=message) as info:
+        TrainConfig(**options)
+    assert "\n" not in str(info.value) and info.value.field == next(iter(options))
+
+
 def test_layer_weights_sum_to_one() -> None:
     assert StyleConfig().layer_weights() == {f"relu{i}_1": 0.2 for i in range(1, 6)}
     weights = StyleConfig(style_layers=("relu1_1", "relu2_1"), style_layer_weights=(1.0, 3.0)).layer_weights()
@@ -50,7 +61,8 @@ EXAMPLES = [
     AudioConfig(),
     AudioConfig(filters=64, duration=1.25, init="noise", chunk_seconds=1 / 3, chunk_overlap=0.1),
     TrainConfig(),
-    TrainConfig(epochs=3, time_limit=0.5, style_layers=("relu1_2", "relu2_2"), precision="float32"),
+    TrainConfig(epochs=3, time_limit=0.5, style_layers=("relu1_2", "relu2_2"), precision="float32", base_blur=4,
+                photo_size=512),
     ApplyConfig(),
     ApplyConfig(strength=0.3, preserve_colors="histogram", size=640, overwrite=True),
 ]

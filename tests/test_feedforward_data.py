@@ -49,3 +49,19 @@ def test_a_file_that_does_not_decode_is_replaced_by_the_next(tmp_path: Path) -> 
     truncated.write_bytes(good.read_bytes()[:200])  # the header reads, the pixels do not
     data = CropDataset((truncated, good), 32, 10**8, seed=0)
     assert data[0].shape == (3, 32, 32)
+
+
+def test_photo_size_scales_the_photo_before_the_crop() -> None:
+    """A 40 x 80 photo, dark to bright from left to right: at the default scale (the short side to the crop) a
+    crop spans half its width, so half its range of brightness; with the long side at 160 px, a tenth."""
+    from brushwork.feedforward.data import square_crop
+    photo = torch.linspace(0, 1, 80).expand(1, 3, 40, 80)
+
+    def spread(crop: torch.Tensor) -> float:
+        assert crop.shape == (1, 3, 16, 16)
+        return float(crop.max() - crop.min())
+
+    assert spread(square_crop(photo, 16, None)) == pytest.approx(0.5, abs=0.05)
+    assert spread(square_crop(photo, 16, None, long_side=160)) == pytest.approx(0.1, abs=0.02)
+    # Never a short side under the crop: a long side too small for that is raised.
+    assert torch.equal(square_crop(photo, 16, None, long_side=20), square_crop(photo, 16, None))

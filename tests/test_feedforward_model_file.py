@@ -100,6 +100,20 @@ def test_a_backbone_encoder_travels_in_a_format_3_file_and_a_damaged_description
         load_style_network(tmp_path / "bad.safetensors")
 
 
+def test_a_soft_base_travels_in_a_format_4_file(tmp_path: Path) -> None:
+    net = seeded_network(4, 1, 0, residual="palette", base_blur=4)
+    net.set_palettes([torch.rand(1, 3, 8, 8)])
+    path = tmp_path / "soft.safetensors"
+    save_style_network(net, path, {"style": "s.png"})
+    with safe_open(path, framework="pt") as f:
+        assert f.metadata()["format_version"] == "4", "an older brushwork would run it with the photo's detail"
+    loaded = load_style_network(path)
+    assert loaded.net.base_blur == 4 and loaded.metadata["base_blur"] == 4
+    x = torch.rand(1, 3, 16, 24)
+    with torch.no_grad():
+        assert torch.equal(loaded.net(x), net(x))
+
+
 def _header(**fields: str) -> dict[str, str]:
     return {"format": FORMAT, "format_version": "1",
             "metadata": json.dumps({"width": 4, "residual_blocks": 1}), **fields}
@@ -115,6 +129,10 @@ def _header(**fields: str) -> dict[str, str]:
         {"width": 4, "residual_blocks": 1, "normalisation": "group"}))), "normalisation 'group' is not one of"),
     (lambda p: save_file({"x": torch.zeros(1)}, p, metadata=_header(metadata=json.dumps(
         {"width": 4, "residual_blocks": 1, "residual": "photo"}))), "residual 'photo' is not one of"),
+    (lambda p: save_file({"x": torch.zeros(1)}, p, metadata=_header(metadata=json.dumps(
+        {"width": 4, "residual_blocks": 1, "base_blur": 3, "residual": "palette"}))), "base_blur 3 is not one of"),
+    (lambda p: save_file({"x": torch.zeros(1)}, p, metadata=_header(metadata=json.dumps(
+        {"width": 4, "residual_blocks": 1, "base_blur": 2}))), "above 1 only with residual palette"),
     (lambda p: save_file({"x": torch.zeros(1)}, p, metadata=_header()), "weights do not fit"),
 ])
 def test_a_bad_file_says_what_is_wrong(tmp_path: Path, write: object, says: str) -> None:

@@ -11,7 +11,7 @@ from conftest import TINY_WIDTHS, tiny_trunk
 from brushwork.feedforward.apply import run_padded
 from brushwork.colour import match_palette
 from brushwork.feedforward.network import (StyleNorm, TransformerNet, _sqrt_and_inverse, pad_to_multiple, palette_base,
-                                           seeded_network, style_vector)
+                                           seeded_network, soften, style_vector)
 from brushwork.feedforward.trainer import trainable
 from brushwork.nets.vgg import Backbone
 
@@ -111,6 +111,32 @@ def test_a_palette_network_starts_at_its_base_and_paints_a_change_to_it() -> Non
         assert not torch.allclose(net(photos), net.base(photos), atol=1e-2), "the last layer changes it"
     with pytest.raises(ValueError, match="residual 'photo'"):
         TransformerNet(4, 1, residual="photo")
+
+
+@pytest.mark.parametrize("factor", [2, 4])
+def test_soften_is_the_antialiased_resize_down_and_back_inside_the_borders(factor: int) -> None:
+    x = torch.rand(2, 3, 32, 48)
+    small = nn.functional.interpolate(x, scale_factor=1 / factor, mode="bilinear", antialias=True)
+    expected = nn.functional.interpolate(small, size=(32, 48), mode="bilinear")
+    assert torch.allclose(soften(x, factor)[..., 8:-8, 8:-8], expected[..., 8:-8, 8:-8], atol=1e-5)
+    assert torch.equal(soften(x, 1), x)
+    flat = torch.full((1, 3, 16, 16), 0.3)
+    assert torch.allclose(soften(flat, factor), flat), "a flat image, borders included, is unchanged"
+
+
+def test_a_soft_base_network_starts_at_its_base_without_the_photos_detail() -> None:
+    net = seeded_network(4, 1, 0, residual="palette", base_blur=4)
+    net.set_palettes([torch.rand(1, 3, 16, 16)])
+    photos = torch.zeros(1, 3, 32, 32)
+    photos[..., ::2, :] = 1  # stripes of one pixel: all detail
+    with torch.no_grad():
+        out = net(photos)
+    inside = (..., slice(10, -10), slice(10, -10))  # the borders see the replicated edge row
+    assert float(out[inside].std(dim=(-2, -1)).max()) < 1e-3 < 0.1 < float(net.base(photos)[inside].std(dim=(-2, -1)).min())
+    with pytest.raises(ValueError, match="base_blur 3"):
+        TransformerNet(4, 1, residual="palette", base_blur=3)
+    with pytest.raises(ValueError, match="only with a palette"):
+        TransformerNet(4, 1, base_blur=2)
 
 
 @pytest.mark.parametrize("preprocessing", ["caffe", "imagenet"])

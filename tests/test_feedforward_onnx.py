@@ -56,8 +56,9 @@ def test_bad_files(tiny_model: Path, tmp_path: Path) -> None:
         OnnxEngine(junk)
 
 
-def test_a_palette_network_of_two_styles_exports_its_palettes_and_blend(tmp_path: Path) -> None:
-    net = seeded_network(4, 1, 0, styles=2, normalisation="scale", residual="palette")
+@pytest.mark.parametrize("base_blur", [1, 4])
+def test_a_palette_network_of_two_styles_exports_its_palettes_and_blend(tmp_path: Path, base_blur: int) -> None:
+    net = seeded_network(4, 1, 0, styles=2, normalisation="scale", residual="palette", base_blur=base_blur)
     net.set_palettes([torch.rand(1, 3, 8, 8) * 0.3, 0.5 + torch.rand(1, 3, 8, 8) * 0.5])
     model, exported = tmp_path / "pack.safetensors", tmp_path / "pack.onnx"
     save_style_network(net, model, {"style": "a.png, b.png", "styles": ["a.png", "b.png"]})
@@ -67,3 +68,7 @@ def test_a_palette_network_of_two_styles_exports_its_palettes_and_blend(tmp_path
         with torch.no_grad():
             expected = net(x, torch.tensor(weights) / sum(weights))
         assert torch.allclose(OnnxEngine(exported, weights)(x), expected, atol=1e-4)
+    if base_blur > 1:  # at another size too: the soft base's resize follows the input
+        y = torch.rand(1, 3, 24, 16)
+        with torch.no_grad():
+            assert torch.allclose(OnnxEngine(exported, (1.0, 0.0))(y), net(y, torch.tensor([1.0, 0.0])), atol=1e-4)

@@ -41,13 +41,15 @@ def test_the_loss_falls(photo_dir: Path, style_file: Path, session_backbone: Bac
 
 def test_a_palette_network_starts_at_its_base_which_is_its_content_target(
         photo_dir: Path, style_file: Path, session_backbone: Backbone, tmp_path: Path) -> None:
-    def first_content(residual: str) -> float:
-        path = tmp_path / f"{residual}.safetensors"
-        seen = _train(photo_dir, style_file, session_backbone, path, steps=1, residual=residual)
+    def first_content(residual: str, base_blur: int = 1) -> float:
+        path = tmp_path / f"{residual}{base_blur}.safetensors"
+        seen = _train(photo_dir, style_file, session_backbone, path, steps=1, residual=residual, base_blur=base_blur)
         return seen[0].losses["content"]
 
     assert first_content("palette") < 1e-4 < first_content("none")
-    net = load_style_network(tmp_path / "palette.safetensors").net
+    assert first_content("palette", base_blur=4) > 1e-3, "a soft base starts without the detail of its sharp target"
+    assert load_style_network(tmp_path / "palette4.safetensors").net.base_blur == 4
+    net = load_style_network(tmp_path / "palette1.safetensors").net
     style = torch_tensor_image(style_file)
     assert torch.allclose(net.palette_mean[0], style.mean(dim=(0, 2, 3)), atol=2e-2), "the style's colours"
 
@@ -100,19 +102,21 @@ def test_resume_continues_the_same_run(photo_dir: Path, style_file: Path, sessio
     assert len(history) == 8
 
 
-@pytest.mark.parametrize("setting,old,new", [("warmup_steps", 0, 100), ("encoder", "own", "backbone")])
+@pytest.mark.parametrize("setting,old,new", [("warmup_steps", 0, 100), ("encoder", "own", "backbone"),
+                                             ("base_blur", 1, 4)])
 def test_a_run_begun_before_a_setting_existed_resumes_with_what_it_had(photo_dir: Path, style_file: Path,
                                                                        session_backbone: Backbone, tmp_path: Path,
                                                                        setting: str, old: object, new: object) -> None:
-    out = tmp_path / "m.safetensors"
-    _train(photo_dir, style_file, session_backbone, out, steps=2, **{setting: old})
+    out, palette = tmp_path / "m.safetensors", {"residual": "palette"} if setting == "base_blur" else {}
+    _train(photo_dir, style_file, session_backbone, out, steps=2, **palette, **{setting: old})
     checkpoint = tmp_path / "m-train" / "checkpoint.pt"
     state = torch.load(checkpoint, weights_only=True)
     del state["settings"][setting]  # as such a run's checkpoint was written
     torch.save(state, checkpoint)
     with pytest.raises(BrushworkError, match=f"^{setting} {new}: the run resumed from .* was started with {old}"):
-        _train(photo_dir, style_file, session_backbone, out, steps=4, resume=True, **{setting: new})
-    assert _train(photo_dir, style_file, session_backbone, out, steps=4, resume=True, **{setting: old})[-1].step == 4
+        _train(photo_dir, style_file, session_backbone, out, steps=4, resume=True, **palette, **{setting: new})
+    assert _train(photo_dir, style_file, session_backbone, out, steps=4, resume=True, **palette,
+                  **{setting: old})[-1].step == 4
 
 
 def test_a_backbone_encoder_stays_the_backbones_while_the_rest_learns(photo_dir: Path, style_file: Path,

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from brushwork.config import (MAX_SIZE, MIN_SIZE, PRECISIONS, PRESERVE_COLORS, Settings, StyleConfig, _check,
                               _check_weights, _opt, check_choices, check_types, upgrade_weights)
-from brushwork.feedforward.network import ENCODERS, NORMALISATIONS, RESIDUALS
+from brushwork.feedforward.network import BASE_BLURS, ENCODERS, NORMALISATIONS, RESIDUALS
 from brushwork.outputs import OVERWRITE_HELP
 
 #: Settings that ``--resume`` may change: they say how long and where to run, not what is learned.
@@ -31,6 +31,8 @@ class TrainConfig(Settings):
     time_limit: float | None = _opt(None, "stop after this many minutes (the model is written as at the end)")
     batch_size: int = _opt(4, "photos per step (per process under torchrun)")
     crop_size: int = _opt(256, "side of the square training crops in px (a multiple of 4)")
+    photo_size: int | None = _opt(None, "long side in px the photos are scaled to before cropping, the size the "
+                                  "network will be applied at (default: their short side to the crop size)")
     learning_rate: float = _opt(1e-3, "Adam step size")
     # Without it the first full-size Adam steps overshoot, and within nine steps every ReLU before the last layer
     # of a palette network was dead: it output its base for good (measured: README, "The dead network").
@@ -72,6 +74,9 @@ class TrainConfig(Settings):
         "palette", "what the network's last layer adds to: none (it paints the whole image, Johnson et al.) or "
         "palette (the photo recoloured to the style's colours, which is also the content loss's target)",
         choices=RESIDUALS)
+    base_blur: int = _opt(1, "with --residual palette: soften the recoloured photo that the last layer changes by "
+                          "downsampling it this many times (1, 2 or 4) and back, so that the network paints its fine "
+                          "detail instead of passing the photo's through (1: keep it)")
     # The backbone's layers: a network that need not learn its features from a few thousand crops painted the
     # sky in bands and kept no dark frame or red halos (README, "The encoder").
     encoder: Literal["own", "backbone"] = _opt(
@@ -113,12 +118,18 @@ class TrainConfig(Settings):
         _check(self.batch_size >= 1, "batch_size", "must be 1 or more", self.batch_size)
         _check(16 <= self.crop_size <= 4096 and self.crop_size % 4 == 0, "crop_size",
                "must be a multiple of 4 from 16 to 4096", self.crop_size)
+        _check(self.photo_size is None or 16 <= self.photo_size <= MAX_SIZE, "photo_size",
+               f"must be 16 to {MAX_SIZE} px", self.photo_size)
         _check(self.learning_rate > 0, "learning_rate", "must be positive", self.learning_rate)
         _check(self.warmup_steps >= 0, "warmup_steps", "must be 0 or more", self.warmup_steps)
         _check_weights(self, ("content_weight", "style_weight", "tv_weight"))
         _check(16 <= self.style_size <= 4096, "style_size", "must be 16 to 4096 px", self.style_size)
         _check(len(self.content_layers) > 0, "content_layers", "needs at least one layer", "")
         _check(len(self.style_layers) > 0, "style_layers", "needs at least one layer", "")
+        _check(self.base_blur in BASE_BLURS, "base_blur", f"must be one of {', '.join(map(str, BASE_BLURS))}",
+               self.base_blur)
+        _check(self.base_blur == 1 or self.residual == "palette", "base_blur", "needs --residual palette",
+               self.base_blur)
         _check(1 <= self.width <= 256, "width", "must be 1 to 256", self.width)
         _check(0 <= self.residual_blocks <= 32, "residual_blocks", "must be 0 to 32", self.residual_blocks)
         _check(self.checkpoint_every >= 1, "checkpoint_every", "must be 1 or more", self.checkpoint_every)

@@ -71,11 +71,13 @@ def scan_photos(root: Path, crop_size: int, max_pixels: int) -> PhotoFolder:
     return folder
 
 
-def square_crop(photo: torch.Tensor, size: int, rng: np.random.Generator | None) -> torch.Tensor:
-    """[1,3,H,W] -> [1,3,size,size]: the short side scaled to ``size``, then a crop (random where a
-    generator is given, else the centre) and, when random, a coin-flip horizontal mirror."""
+def square_crop(photo: torch.Tensor, size: int, rng: np.random.Generator | None,
+                long_side: int | None = None) -> torch.Tensor:
+    """[1,3,H,W] -> [1,3,size,size]: the photo scaled so that its long side is ``long_side`` px (default: its
+    short side ``size``; never its short side under ``size``), then a crop (random where a generator is given,
+    else the centre) and, when random, a coin-flip horizontal mirror."""
     height, width = photo.shape[-2:]
-    scale = size / min(height, width)
+    scale = max(size / min(height, width), (long_side or 0) / max(height, width))
     photo = resize(photo, max(size, round(height * scale)), max(size, round(width * scale)))
     height, width = photo.shape[-2:]
     top, left = (height - size) // 2, (width - size) // 2
@@ -86,10 +88,13 @@ def square_crop(photo: torch.Tensor, size: int, rng: np.random.Generator | None)
 
 
 class CropDataset(Dataset[torch.Tensor]):
-    """Random square crops [3,S,S] in [0,1] of ``photos``; call ``set_epoch`` before each pass."""
+    """Random square crops [3,S,S] in [0,1] of ``photos`` (each scaled as ``square_crop`` with ``photo_size``);
+    call ``set_epoch`` before each pass."""
 
-    def __init__(self, photos: tuple[Path, ...], crop_size: int, max_pixels: int, seed: int) -> None:
+    def __init__(self, photos: tuple[Path, ...], crop_size: int, max_pixels: int, seed: int,
+                 photo_size: int | None = None) -> None:
         self.photos, self.crop_size, self.max_pixels, self.seed = photos, crop_size, max_pixels, seed
+        self.photo_size = photo_size
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -107,5 +112,5 @@ class CropDataset(Dataset[torch.Tensor]):
                 photo, _ = load_image(self.photos[(index + offset) % len(self.photos)], self.max_pixels)
             except BrushworkError:
                 continue
-            return square_crop(photo, self.crop_size, rng)[0]
+            return square_crop(photo, self.crop_size, rng, self.photo_size)[0]
         raise BrushworkError(f"{self.photos[0].parent}: none of the photos decodes")

@@ -31,8 +31,8 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save
 
 from brushwork.errors import BrushworkError, SettingError
-from brushwork.feedforward.network import (ENCODERS, NORMALISATIONS, RESIDUALS, BackboneEncoder, TransformerNet,
-                                           style_vector)
+from brushwork.feedforward.network import (BASE_BLURS, ENCODERS, NORMALISATIONS, RESIDUALS, BackboneEncoder,
+                                           TransformerNet, style_vector)
 from brushwork.image import to_pil, write_atomically
 from brushwork.nets.vgg import PREPROCESSORS
 
@@ -42,7 +42,10 @@ FORMAT_VERSION = "1"
 MULTI_STYLE_VERSION = "2"
 #: The version of files whose network's encoder is the backbone's first layers (any number of styles).
 BACKBONE_ENCODER_VERSION = "3"
-VERSIONS = (FORMAT_VERSION, MULTI_STYLE_VERSION, BACKBONE_ENCODER_VERSION)
+#: The version of files whose network adds its change to a softened base (``base_blur`` above 1): an older
+#: brushwork would run them with the photo's detail, so it must refuse them.
+SOFT_BASE_VERSION = "4"
+VERSIONS = (FORMAT_VERSION, MULTI_STYLE_VERSION, BACKBONE_ENCODER_VERSION, SOFT_BASE_VERSION)
 THUMBNAIL_SIDE = 128
 
 
@@ -106,9 +109,11 @@ def save_style_network(net: TransformerNet, path: Path, metadata: Mapping[str, A
     """Write ``net``'s weights and ``metadata`` (JSON-able; ``width``, ``residual_blocks`` and
     ``style_count`` are added) to ``path`` through a temporary file and a rename."""
     meta = {**metadata, "width": net.width, "residual_blocks": net.blocks, "style_count": net.styles,
-            "normalisation": net.normalisation, "residual": net.residual, **_encoder_metadata(net),
+            "normalisation": net.normalisation, "residual": net.residual, "base_blur": net.base_blur,
+            **_encoder_metadata(net),
             "brushwork": metadata.get("brushwork", version("brushwork"))}
-    file_version = (BACKBONE_ENCODER_VERSION if net.encoder == "backbone" else
+    file_version = (SOFT_BASE_VERSION if net.base_blur != 1 else
+                    BACKBONE_ENCODER_VERSION if net.encoder == "backbone" else
                     FORMAT_VERSION if net.styles == 1 else MULTI_STYLE_VERSION)
     header = {"format": FORMAT, "format_version": file_version,
               "metadata": json.dumps(meta)}
@@ -153,6 +158,10 @@ def read_header(path: Path) -> dict[str, Any]:
     if meta.get("residual", "none") not in RESIDUALS:
         raise BrushworkError(f"{path}: damaged metadata (residual {meta['residual']!r} is not one of "
                              f"{', '.join(RESIDUALS)})")
+    blur = meta.get("base_blur", 1)
+    if blur not in BASE_BLURS or (blur != 1 and meta.get("residual") != "palette"):
+        raise BrushworkError(f"{path}: damaged metadata (base_blur {meta['base_blur']!r} is not one of "
+                             f"{', '.join(map(str, BASE_BLURS))}, and above 1 only with residual palette)")
     if meta.get("encoder", "own") not in ENCODERS:
         raise BrushworkError(f"{path}: damaged metadata (encoder {meta['encoder']!r} is not one of "
                              f"{', '.join(ENCODERS)})")
@@ -173,7 +182,8 @@ def load_style_network(path: Path | str, device: torch.device | str = "cpu") -> 
     encoder = (BackboneEncoder(meta["encoder_preprocessing"], meta["encoder_pooling"], tuple(meta["encoder_widths"]))
                if meta.get("encoder") == "backbone" else None)
     net = TransformerNet(int(meta["width"]), int(meta["residual_blocks"]), int(meta.get("style_count", 1)),
-                         str(meta.get("normalisation", "instance")), str(meta.get("residual", "none")), encoder)
+                         str(meta.get("normalisation", "instance")), str(meta.get("residual", "none")), encoder,
+                         int(meta.get("base_blur", 1)))
     try:
         net.load_state_dict(load_file(path), strict=True)
     except (RuntimeError, SafetensorError) as exc:  # torch's message spans lines: the first two say it

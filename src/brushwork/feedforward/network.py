@@ -29,6 +29,9 @@ NORMALISATIONS = ("instance", "scale")
 #: What the last layer adds to: "none" nothing, it paints the whole image, (tanh + 1) / 2 of it (Johnson et
 #: al.); "palette" the photo recoloured to the style's palette (``palette_base``), in logit space.
 RESIDUALS = ("none", "palette")
+#: How many times a "palette" network's base may be downsampled before it is upsampled back (``soften``): 1 keeps
+#: the photo's detail, which then passes through to the output unless the network paints over it.
+BASE_BLURS = (1, 2, 4)
 #: What turns the photo into the residual blocks' input: "own" the network's three convolutions, learnt from
 #: scratch (Johnson et al.); "backbone" the backbone's first layers, conv1_1 to relu3_1, frozen (BackboneEncoder).
 ENCODERS = ("own", "backbone")
@@ -157,6 +160,20 @@ def palette_base(x: torch.Tensor, mean: torch.Tensor, second: torch.Tensor) -> t
         return (transform @ (pixels - own_mean) + mean[None, :, None]).reshape(x.shape).clamp(0, 1)
 
 
+def soften(rgb: torch.Tensor, factor: int) -> torch.Tensor:
+    """RGB [B,3,H,W] (H and W multiples of ``factor``) without its detail finer than ``factor`` px: downsampled
+    ``factor`` times by the tent filter of an antialiased bilinear resize (the borders replicated), then upsampled
+    bilinearly to [B,3,H,W]. A convolution of fixed shape and a resize, so that it exports to ONNX."""
+    if factor == 1:
+        return rgb
+    taps = 1 - (torch.arange(2 * factor, dtype=torch.float32) + 0.5 - factor).abs() / factor
+    kernel = torch.outer(taps, taps) / taps.sum() ** 2
+    kernel = kernel.expand(3, 1, 2 * factor, 2 * factor).to(rgb.device, rgb.dtype)
+    pad = factor // 2
+    small = F.conv2d(F.pad(rgb, (pad, pad, pad, pad), mode="replicate"), kernel, stride=factor, groups=3)
+    return F.interpolate(small, size=rgb.shape[-2:], mode="bilinear", align_corners=False)
+
+
 def _run(modules: nn.Sequential, x: torch.Tensor, style_weights: torch.Tensor | None) -> torch.Tensor:
     """``modules`` in order, the style weights given to those that take them."""
     for module in modules:
@@ -195,20 +212,23 @@ class TransformerNet(nn.Module):
     every StyleNorm (one of :data:`NORMALISATIONS`; "instance" is that of files that do not say);
     ``residual`` what its last layer adds to (one of :data:`RESIDUALS`; "none" is that of files that do
     not say). A "palette" network holds each style's RGB mean and second moment (buffers ``palette_mean``
-    [N,3] and ``palette_second`` [N,3,3], set by :meth:`set_palettes`). ``backbone_encoder`` feeds the residual
+    [N,3] and ``palette_second`` [N,3,3], set by :meth:`set_palettes`), and adds its change to its base
+    softened by ``base_blur`` (one of :data:`BASE_BLURS`; 1, that of files that do not say, keeps its detail). ``backbone_encoder`` feeds the residual
     blocks through a 3x3 convolution instead of the network's own three convolutions (``encoder``, one of
     :data:`ENCODERS`, says which: "own" is that of files that do not say).
     """
 
     def __init__(self, width: int = 32, blocks: int = 5, styles: int = 1, normalisation: str = "instance",
-                 residual: str = "none", backbone_encoder: BackboneEncoder | None = None) -> None:
+                 residual: str = "none", backbone_encoder: BackboneEncoder | None = None, base_blur: int = 1) -> None:
         super().__init__()
+        if base_blur not in BASE_BLURS or (base_blur != 1 and residual != "palette"):
+            raise ValueError(f"base_blur {base_blur!r} is not one of {BASE_BLURS} (and above 1 only with a palette)")
         if normalisation not in NORMALISATIONS:
             raise ValueError(f"normalisation {normalisation!r} is not one of {', '.join(NORMALISATIONS)}")
         if residual not in RESIDUALS:
             raise ValueError(f"residual {residual!r} is not one of {', '.join(RESIDUALS)}")
         self.width, self.blocks, self.styles, self.normalisation = width, blocks, styles, normalisation
-        self.residual = residual
+        self.residual, self.base_blur = residual, base_blur
         if residual == "palette":
             self.register_buffer("palette_mean", torch.empty(styles, 3))
             self.register_buffer("palette_second", torch.empty(styles, 3, 3))
@@ -268,7 +288,7 @@ class TransformerNet(nn.Module):
         if self.residual == "palette":
             # Starting from the photo in the painting's colours, as the optimisation does, the darks are there
             # from the first step; networks that painted the whole image had none after an hour (README).
-            raw = raw + torch.logit(self.base(x, style_weights), eps=_LOGIT_EPS)
+            raw = raw + torch.logit(soften(self.base(x, style_weights), self.base_blur), eps=_LOGIT_EPS)
         # Johnson et al.'s scaled tanh, (tanh + 1) / 2 = sigmoid(2x), keeps the output a valid image.
         return torch.sigmoid(raw)
 
@@ -281,13 +301,13 @@ def style_vector(weights: tuple[float, ...] | None, count: int) -> torch.Tensor:
 
 
 def seeded_network(width: int, blocks: int, seed: int, styles: int = 1, normalisation: str = "instance",
-                   residual: str = "none", backbone: Backbone | None = None) -> TransformerNet:
+                   residual: str = "none", backbone: Backbone | None = None, base_blur: int = 1) -> TransformerNet:
     """A TransformerNet with PyTorch's default initialisation (that of ``nn.Conv2d.reset_parameters``)
     drawn from its own generator seeded by ``seed``: the global random state is neither read nor moved.
     With a ``backbone`` its encoder is that backbone's first layers ("backbone"), else its own ("own")."""
     with torch.device("meta"):  # built without drawing any numbers, then given storage and values
         encoder = BackboneEncoder.shaped_like(backbone) if backbone is not None else None
-        net = TransformerNet(width, blocks, styles, normalisation, residual, encoder)
+        net = TransformerNet(width, blocks, styles, normalisation, residual, encoder, base_blur)
     net = net.to_empty(device="cpu")
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():

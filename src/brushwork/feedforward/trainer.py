@@ -271,17 +271,18 @@ def train_style_network(
         check_cancel(cancel)
 
         net = seeded_network(config.width, config.residual_blocks, config.seed, len(styles), config.normalisation,
-                             config.residual, backbone if config.encoder == "backbone" else None).to(device)
+                             config.residual, backbone if config.encoder == "backbone" else None,
+                             config.base_blur).to(device)
         if config.residual == "palette":
             net.set_palettes(style_rgbs)
         optimizer = torch.optim.Adam(trainable(net), lr=config.learning_rate)
         step, history = 0, []
         if resume:
             saved = torch.load(checkpoint_path, map_location=device, weights_only=True)
-            # Runs begun before these choices existed normalised as "instance", painted "none", had no warmup
-            # and their own encoder.
+            # Runs begun before these choices existed normalised as "instance", painted "none", had no warmup,
+            # their own encoder and a sharp base.
             _check_resume({"normalisation": "instance", "residual": "none", "warmup_steps": 0, "encoder": "own",
-                           **saved["settings"]}, config, checkpoint_path)
+                           "base_blur": 1, **saved["settings"]}, config, checkpoint_path)
             if saved.get("styles", names[:1]) != names:
                 raise SettingError("style", f"style {', '.join(names)}: the run resumed from {checkpoint_path} "
                                    f"learns {', '.join(saved.get('styles', ['one style']))}")
@@ -290,7 +291,7 @@ def train_style_network(
             step, history = int(saved["step"]), list(saved["history"])
             say(f"resumed at step {step} from {checkpoint_path}")
         model: nn.Module = DistributedDataParallel(net) if world > 1 else net
-        dataset = CropDataset(train_photos, config.crop_size, config.max_pixels, config.seed)
+        dataset = CropDataset(train_photos, config.crop_size, config.max_pixels, config.seed, config.photo_size)
         validation_rgb = [resize_long_side(load_image(p, config.max_pixels)[0], config.crop_size) for p in validation]
         thumbnails = [thumbnail_png(s) for s in style_rgbs]
         meta = {"style": ", ".join(names), "backbone": backbone.name, "brushwork": version("brushwork"),
