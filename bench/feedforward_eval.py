@@ -14,7 +14,9 @@ sees), and with ``--reference DIR`` so is the optimisation's output of the same 
 at ``--size``): the network's style score should be within 15 % of it and its content score no worse.
 Writes JSON (default ``bench/results/feedforward-eval-cpu.json``) and, with ``--outputs DIR``, each
 photo beside its stylisation (and the optimisation's, where given), and with ``--sheet FILE`` those rows
-stacked into one picture (the README's).
+stacked into one picture (the README's). The two independent scores trade (an output nearer the photo keeps more
+content and less style), so ``--strengths 0.9,0.8,...`` also scores each output and reference blended with its
+photo as apply's ``--strength`` does: the curves show which paints more style at the same content.
 
     python bench/feedforward_eval.py MODEL [--style ../shared/images/style/the_scream.jpg] [--size 512] [--reference DIR]
                                      [--sheet docs/NAME.jpg]
@@ -148,7 +150,20 @@ def independent_summary(rows: list[dict]) -> dict[str, object]:
             "style_ratio": round(ours["style"] / theirs["style"], 3), "style_bar": REFERENCE_BAR,
             "passes": ours["style"] <= REFERENCE_BAR * theirs["style"] and ours["content"] <= theirs["content"],
             "optimisation_dark_share": mean([r["reference_dark_share"] for r in paired])}
+    blends = {key: {strength: {axis: mean([r[key][strength][axis] for r in rows if key in r])
+                               for axis in ("style", "content")} for strength in rows[0][key]}
+              for key in ("blended", "reference_blended") if key in rows[0]}
+    if blends:
+        summary["blended"] = blends
     return {"independent": summary}
+
+
+def blended_scores(scorer: Scorer, photo: torch.Tensor, image: torch.Tensor, strengths: list[float]
+                   ) -> dict[str, dict[str, float]]:
+    """The independent scores of ``image`` blended with ``photo`` (both [1,3,H,W] in [0,1]) as apply's
+    ``--strength`` does, for each strength in [0,1]: the two axes trade, so two methods compare at equal content."""
+    image = resize(image, *photo.shape[-2:])
+    return {str(s): {k: round(v, 4) for k, v in scorer(photo + s * (image - photo)).items()} for s in strengths}
 
 
 @contextmanager
@@ -184,6 +199,10 @@ def main() -> None:
     parser.add_argument("--reference", type=Path, default=None,
                         help="folder of the optimisation's outputs, PHOTO_STYLE.png, scored beside the network's; "
                         "those missing are painted there first (`brushwork stylize` with its defaults at --size)")
+    parser.add_argument("--strengths", type=lambda text: [float(v) for v in text.split(",")], default=[],
+                        help="also score each output, and each reference, blended with its photo at these strengths "
+                        "(apply's --strength, comma-separated): where the two reach the same content score, which "
+                        "has the better style")
     args = parser.parse_args()
 
     model = load_style_network(args.model)
@@ -216,9 +235,13 @@ def main() -> None:
         reference = (resize_long_side(load_image(reference_path, config.max_pixels)[0], args.size)
                      if reference_path is not None else None)
         judged = {"independent": {k: round(v, 4) for k, v in scorer(output).items()}}
+        if args.strengths:
+            judged["blended"] = blended_scores(scorer, photo, output, args.strengths)
         if reference is not None:
             judged["reference"] = {k: round(v, 4) for k, v in scorer(reference).items()}
             judged["reference_dark_share"] = round(dark_share(reference, painting), 4)
+            if args.strengths:
+                judged["reference_blended"] = blended_scores(scorer, photo, reference, args.strengths)
         rows.append({"photo": photo_path.name, "size": list(photo.shape[-2:]), "style_loss_photo": round(losses[0], 5),
                      "style_loss_output": round(losses[1], 5), "ratio": round(losses[0] / losses[1], 2),
                      **{f"content_{layer}": round(v, 5) for layer, v in kept.items()},

@@ -106,3 +106,19 @@ def test_the_sheet_stacks_rows_in_order_padded_with_white_to_its_width(evaluatio
     bottom_left = sheet.getpixel((round(30 * scale), round((40 + gap + 20) * scale)))
     bottom_right = sheet.getpixel((round(90 * scale), round((40 + gap + 20) * scale)))
     assert max(top) < 10 and all(120 < c < 135 for c in bottom_left) and min(bottom_right) > 245
+
+
+def test_blended_scores_follow_apply_strength_and_average_per_strength(evaluation: ModuleType) -> None:
+    """A stand-in judge that reports the mean brightness as style and its distance from 1 as content: blending a
+    white output into a black photo at strength s scores s and 1 - s; the summary averages each strength over photos."""
+    def judge(image: torch.Tensor) -> dict[str, float]:
+        return {"style": float(image.mean()), "content": 1 - float(image.mean())}
+
+    blends = evaluation.blended_scores(judge, flat(0.0), flat(1.0, 24, 32), [0.25, 1.0])  # any size, resized
+    assert blends == {"0.25": {"style": 0.25, "content": 0.75}, "1.0": {"style": 1.0, "content": 0.0}}
+    rows = [{"independent": {"style": 1.0, "content": 0.0}, "blended": blends},
+            {"independent": {"style": 0.5, "content": 0.5},
+             "blended": evaluation.blended_scores(judge, flat(0.0), flat(0.5), [0.25, 1.0])}]
+    summary = evaluation.independent_summary(rows)["independent"]
+    assert summary["blended"] == {"blended": {"0.25": {"style": 0.1875, "content": 0.8125},
+                                              "1.0": {"style": 0.75, "content": 0.25}}}
