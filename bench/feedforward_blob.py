@@ -7,7 +7,8 @@ small crops so that an arm takes minutes on a CPU), changing one thing: a settin
 of the network. Each is then judged on held-out BSDS photos at ``--size`` px by what it did not optimise:
 the blob detector and the dark-tone share of ``feedforward_eval`` and the independent scorer
 (``brushwork.evaluation``). Writes JSON (default
-``bench/results/feedforward-blob-cpu.json``) and, with ``--previews DIR``, a preview grid per arm.
+``bench/results/feedforward-blob-cpu.json``) and, with ``--previews DIR``, a preview grid per arm, with
+``--models DIR`` each arm's network as a model file.
 
     OMP_NUM_THREADS=1 python bench/feedforward_blob.py --steps 200 --crop-size 64 --size 128 [--arms baseline,scale-only]
 
@@ -20,6 +21,7 @@ import argparse
 import sys
 import time
 from collections.abc import Callable
+from importlib.metadata import version
 from dataclasses import replace
 from pathlib import Path
 
@@ -32,6 +34,7 @@ from brushwork.evaluation import Scorer, judge
 from brushwork.feedforward.config import TrainConfig
 from brushwork.feedforward.data import CropDataset, scan_photos
 from brushwork.feedforward.heldout import run_style
+from brushwork.feedforward.model_file import save_style_network, thumbnail_png
 from brushwork.feedforward.network import (BackboneEncoder, ConvLayer, StyleNorm, TransformerNet, _run, pad_to_multiple,
                                            seeded_network)
 from brushwork.feedforward.previews import preview_grid
@@ -217,6 +220,8 @@ def main() -> None:
     parser.add_argument("--trace", action="store_true", help="record the style loss and the live share during "
                         "training (the first ten steps, then every tenth)")
     parser.add_argument("--previews", type=Path, default=None, help="folder for a preview grid per arm")
+    parser.add_argument("--models", type=Path, default=None, help="folder for each arm's network as a model file "
+                        "(ARM.safetensors, for feedforward_eval.py), where the arm changes only settings")
     parser.add_argument("--weights", default=TrainConfig.weights, help="the backbone of every arm (loss and encoder)")
     args = parser.parse_args()
 
@@ -250,6 +255,11 @@ def main() -> None:
                      "live_share": round(sum(live) / len(live), 4), "train_seconds": round(seconds, 1), "threads": torch.get_num_threads(),
                      **({"trace": trace} if trace is not None else {})})
         print(rows[-1], flush=True)
+        if args.models is not None and change is None:
+            args.models.mkdir(parents=True, exist_ok=True)
+            save_style_network(net, args.models / f"{name}.safetensors", {
+                "style": args.style.name, "backbone": backbone.name, "brushwork": version("brushwork"),
+                "settings": config.to_dict(), "steps_trained": args.steps, "style_thumbnail": thumbnail_png(style)})
         if args.previews is not None:
             args.previews.mkdir(parents=True, exist_ok=True)
             save_image(preview_grid([painting], held_rgb, [outputs], None, args.size), args.previews / f"{name}.png")
