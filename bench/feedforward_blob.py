@@ -179,8 +179,8 @@ def train_arm(config: TrainConfig, change: Callable[[TransformerNet], None] | No
     step, its style loss and the live share (see ``live_shares``) on its batch after the step, for each of the
     first ten steps and every tenth after that."""
     net = seeded_network(config.width, config.residual_blocks, config.seed, normalisation=config.normalisation,
-                         residual=config.residual, backbone=objective.backbone if config.encoder == "backbone" else None,
-                         base_blur=config.base_blur)
+                         residual=config.residual, base_blur=config.base_blur,
+                         backbone=objective.backbone if config.encoder == "backbone" else None)
     if config.residual == "palette":
         net.set_palettes([style])
     if change is not None:

@@ -213,9 +213,9 @@ class TransformerNet(nn.Module):
     ``residual`` what its last layer adds to (one of :data:`RESIDUALS`; "none" is that of files that do
     not say). A "palette" network holds each style's RGB mean and second moment (buffers ``palette_mean``
     [N,3] and ``palette_second`` [N,3,3], set by :meth:`set_palettes`), and adds its change to its base
-    softened by ``base_blur`` (one of :data:`BASE_BLURS`; 1, that of files that do not say, keeps its detail). ``backbone_encoder`` feeds the residual
-    blocks through a 3x3 convolution instead of the network's own three convolutions (``encoder``, one of
-    :data:`ENCODERS`, says which: "own" is that of files that do not say).
+    softened by ``base_blur`` (one of :data:`BASE_BLURS`; 1, that of files that do not say, keeps its detail).
+    ``backbone_encoder`` feeds the residual blocks through a 3x3 convolution instead of the network's own three
+    convolutions (``encoder``, one of :data:`ENCODERS`, says which: "own" is that of files that do not say).
     """
 
     def __init__(self, width: int = 32, blocks: int = 5, styles: int = 1, normalisation: str = "instance",
