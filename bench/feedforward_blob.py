@@ -21,7 +21,6 @@ import argparse
 import sys
 import time
 from collections.abc import Callable
-from importlib.metadata import version
 from dataclasses import replace
 from pathlib import Path
 
@@ -34,9 +33,9 @@ from brushwork.evaluation import Scorer, judge
 from brushwork.feedforward.config import TrainConfig
 from brushwork.feedforward.data import CropDataset, scan_photos
 from brushwork.feedforward.heldout import run_style
-from brushwork.feedforward.model_file import save_style_network, thumbnail_png
-from brushwork.feedforward.network import (BackboneEncoder, ConvLayer, StyleNorm, TransformerNet, _run, pad_to_multiple,
-                                           seeded_network)
+from brushwork.feedforward.model_file import save_style_network, training_metadata
+from brushwork.feedforward.network import (LOGIT_EPS, BackboneEncoder, ConvLayer, StyleNorm, TransformerNet, _run,
+                                           pad_to_multiple, seeded_network)
 from brushwork.feedforward.previews import preview_grid
 from brushwork.feedforward.trainer import BatchObjective, _split, set_learning_rate, train_step, trainable
 from brushwork.hardware import compute_dtype
@@ -111,7 +110,7 @@ def _half_scale(net: TransformerNet) -> None:
         small, shape = pad_to_multiple(F.interpolate(x, scale_factor=0.5, mode="bilinear", antialias=True))
         raw = 2 * _run(net.layers, small, style_weights)[..., :shape[0], :shape[1]]
         raw = F.interpolate(raw, size=x.shape[-2:], mode="bilinear")
-        return torch.sigmoid(raw + torch.logit(net.base(x, style_weights), eps=1e-3))
+        return torch.sigmoid(raw + torch.logit(net.base(x, style_weights), eps=LOGIT_EPS))
     net.forward = forward  # type: ignore[method-assign]
 
 
@@ -258,8 +257,8 @@ def main() -> None:
         if args.models is not None and change is None:
             args.models.mkdir(parents=True, exist_ok=True)
             save_style_network(net, args.models / f"{name}.safetensors", {
-                "style": args.style.name, "backbone": backbone.name, "brushwork": version("brushwork"),
-                "settings": config.to_dict(), "steps_trained": args.steps, "style_thumbnail": thumbnail_png(style)})
+                **training_metadata([args.style.name], [style], backbone.name, config.to_dict()),
+                "steps_trained": args.steps})
         if args.previews is not None:
             args.previews.mkdir(parents=True, exist_ok=True)
             save_image(preview_grid([painting], held_rgb, [outputs], None, args.size), args.previews / f"{name}.png")

@@ -38,7 +38,7 @@ def test_bad_values(options: dict, message: str) -> None:
 
 @pytest.mark.parametrize("options, message", [
     ({"base_blur": 3}, "^base_blur 3: must be one of 1, 2, 4"),
-    ({"base_blur": 2, "residual": "none"}, "^base_blur 2: needs --residual palette"),
+    ({"base_blur": 2, "residual": "none"}, "^base_blur 2: above 1 needs residual palette"),
     ({"photo_size": 8}, "^photo_size 8: must be 16 to 8192 px"),
 ])
 def test_bad_training_values(options: dict, message: str) -> None:

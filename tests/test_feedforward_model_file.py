@@ -130,9 +130,9 @@ def _header(**fields: str) -> dict[str, str]:
     (lambda p: save_file({"x": torch.zeros(1)}, p, metadata=_header(metadata=json.dumps(
         {"width": 4, "residual_blocks": 1, "residual": "photo"}))), "residual 'photo' is not one of"),
     (lambda p: save_file({"x": torch.zeros(1)}, p, metadata=_header(metadata=json.dumps(
-        {"width": 4, "residual_blocks": 1, "base_blur": 3, "residual": "palette"}))), "base_blur 3 is not one of"),
+        {"width": 4, "residual_blocks": 1, "base_blur": 3, "residual": "palette"}))), "base_blur 3: must be one of 1, 2, 4"),
     (lambda p: save_file({"x": torch.zeros(1)}, p, metadata=_header(metadata=json.dumps(
-        {"width": 4, "residual_blocks": 1, "base_blur": 2}))), "above 1 only with residual palette"),
+        {"width": 4, "residual_blocks": 1, "base_blur": 2}))), "base_blur 2: above 1 needs residual palette"),
     (lambda p: save_file({"x": torch.zeros(1)}, p, metadata=_header()), "weights do not fit"),
 ])
 def test_a_bad_file_says_what_is_wrong(tmp_path: Path, write: object, says: str) -> None:

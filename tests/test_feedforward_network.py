@@ -133,9 +133,9 @@ def test_a_soft_base_network_starts_at_its_base_without_the_photos_detail() -> N
         out = net(photos)
     inside = (..., slice(10, -10), slice(10, -10))  # the borders see the replicated edge row
     assert float(out[inside].std(dim=(-2, -1)).max()) < 1e-3 < 0.1 < float(net.base(photos)[inside].std(dim=(-2, -1)).min())
-    with pytest.raises(ValueError, match="base_blur 3"):
+    with pytest.raises(ValueError, match="base_blur 3: must be one of"):
         TransformerNet(4, 1, residual="palette", base_blur=3)
-    with pytest.raises(ValueError, match="only with a palette"):
+    with pytest.raises(ValueError, match="base_blur 2: above 1 needs residual palette"):
         TransformerNet(4, 1, base_blur=2)
 
 

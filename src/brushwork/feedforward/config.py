@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from brushwork.config import (MAX_SIZE, MIN_SIZE, PRECISIONS, PRESERVE_COLORS, Settings, StyleConfig, _check,
                               _check_weights, _opt, check_choices, check_types, upgrade_weights)
-from brushwork.feedforward.network import BASE_BLURS, ENCODERS, NORMALISATIONS, RESIDUALS
+from brushwork.feedforward.network import ENCODERS, NORMALISATIONS, RESIDUALS, base_blur_problem
 from brushwork.outputs import OVERWRITE_HELP
 
 #: Settings that ``--resume`` may change: they say how long and where to run, not what is learned.
@@ -126,10 +126,8 @@ class TrainConfig(Settings):
         _check(16 <= self.style_size <= 4096, "style_size", "must be 16 to 4096 px", self.style_size)
         _check(len(self.content_layers) > 0, "content_layers", "needs at least one layer", "")
         _check(len(self.style_layers) > 0, "style_layers", "needs at least one layer", "")
-        _check(self.base_blur in BASE_BLURS, "base_blur", f"must be one of {', '.join(map(str, BASE_BLURS))}",
-               self.base_blur)
-        _check(self.base_blur == 1 or self.residual == "palette", "base_blur", "needs --residual palette",
-               self.base_blur)
+        blur_problem = base_blur_problem(self.base_blur, self.residual)
+        _check(blur_problem is None, "base_blur", str(blur_problem), self.base_blur)
         _check(1 <= self.width <= 256, "width", "must be 1 to 256", self.width)
         _check(0 <= self.residual_blocks <= 32, "residual_blocks", "must be 0 to 32", self.residual_blocks)
         _check(self.checkpoint_every >= 1, "checkpoint_every", "must be 1 or more", self.checkpoint_every)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import base64
 import io
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
@@ -31,8 +31,8 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save
 
 from brushwork.errors import BrushworkError, SettingError
-from brushwork.feedforward.network import (BASE_BLURS, ENCODERS, NORMALISATIONS, RESIDUALS, BackboneEncoder,
-                                           TransformerNet, style_vector)
+from brushwork.feedforward.network import (ENCODERS, NORMALISATIONS, RESIDUALS, BackboneEncoder, TransformerNet,
+                                           base_blur_problem, style_vector)
 from brushwork.image import to_pil, write_atomically
 from brushwork.nets.vgg import PREPROCESSORS
 
@@ -93,6 +93,17 @@ def thumbnail_png(style: torch.Tensor) -> str:
     buffer = io.BytesIO()
     image.save(buffer, "PNG")
     return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def training_metadata(names: Sequence[str], styles: Sequence[torch.Tensor], backbone: str,
+                      settings: Mapping[str, Any]) -> dict[str, Any]:
+    """The header of a network trained on the style images ``styles`` (each [1,3,H,W] in [0,1]) named ``names``
+    with loss ``backbone`` and training ``settings``: ``style`` (the names joined), the thumbnail (one style) or
+    ``styles`` and ``style_thumbnails`` (several), ``backbone`` and ``settings``."""
+    thumbnails = [thumbnail_png(s) for s in styles]
+    return {"style": ", ".join(names), "backbone": backbone, "settings": dict(settings),
+            **({"style_thumbnail": thumbnails[0]} if len(styles) == 1 else
+               {"styles": list(names), "style_thumbnails": thumbnails})}
 
 
 def _encoder_metadata(net: TransformerNet) -> dict[str, str]:
@@ -158,10 +169,8 @@ def read_header(path: Path) -> dict[str, Any]:
     if meta.get("residual", "none") not in RESIDUALS:
         raise BrushworkError(f"{path}: damaged metadata (residual {meta['residual']!r} is not one of "
                              f"{', '.join(RESIDUALS)})")
-    blur = meta.get("base_blur", 1)
-    if blur not in BASE_BLURS or (blur != 1 and meta.get("residual") != "palette"):
-        raise BrushworkError(f"{path}: damaged metadata (base_blur {meta['base_blur']!r} is not one of "
-                             f"{', '.join(map(str, BASE_BLURS))}, and above 1 only with residual palette)")
+    if (problem := base_blur_problem(meta.get("base_blur", 1), meta.get("residual", "none"))) is not None:
+        raise BrushworkError(f"{path}: damaged metadata (base_blur {meta['base_blur']!r}: {problem})")
     if meta.get("encoder", "own") not in ENCODERS:
         raise BrushworkError(f"{path}: damaged metadata (encoder {meta['encoder']!r} is not one of "
                              f"{', '.join(ENCODERS)})")

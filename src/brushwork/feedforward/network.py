@@ -32,6 +32,16 @@ RESIDUALS = ("none", "palette")
 #: How many times a "palette" network's base may be downsampled before it is upsampled back (``soften``): 1 keeps
 #: the photo's detail, which then passes through to the output unless the network paints over it.
 BASE_BLURS = (1, 2, 4)
+
+
+def base_blur_problem(base_blur: object, residual: object) -> str | None:
+    """What is wrong with softening the base ``base_blur`` times in a network of ``residual``, or None if nothing:
+    it must be one of :data:`BASE_BLURS`, and above 1 only where there is a base (residual "palette")."""
+    if base_blur not in BASE_BLURS:
+        return f"must be one of {', '.join(map(str, BASE_BLURS))}"
+    if base_blur != 1 and residual != "palette":
+        return "above 1 needs residual palette"
+    return None
 #: What turns the photo into the residual blocks' input: "own" the network's three convolutions, learnt from
 #: scratch (Johnson et al.); "backbone" the backbone's first layers, conv1_1 to relu3_1, frozen (BackboneEncoder).
 ENCODERS = ("own", "backbone")
@@ -43,7 +53,7 @@ _SQRT_ITERATIONS = 40
 #: made the base, and so the whole training step, NaN.
 _COVARIANCE_FLOOR = 1e-4
 #: The base is kept this far inside [0, 1] before its logit is taken.
-_LOGIT_EPS = 1e-3
+LOGIT_EPS = 1e-3
 
 
 class ConvLayer(nn.Sequential):
@@ -221,8 +231,8 @@ class TransformerNet(nn.Module):
     def __init__(self, width: int = 32, blocks: int = 5, styles: int = 1, normalisation: str = "instance",
                  residual: str = "none", backbone_encoder: BackboneEncoder | None = None, base_blur: int = 1) -> None:
         super().__init__()
-        if base_blur not in BASE_BLURS or (base_blur != 1 and residual != "palette"):
-            raise ValueError(f"base_blur {base_blur!r} is not one of {BASE_BLURS} (and above 1 only with a palette)")
+        if (problem := base_blur_problem(base_blur, residual)) is not None:
+            raise ValueError(f"base_blur {base_blur!r}: {problem}")
         if normalisation not in NORMALISATIONS:
             raise ValueError(f"normalisation {normalisation!r} is not one of {', '.join(NORMALISATIONS)}")
         if residual not in RESIDUALS:
@@ -288,7 +298,7 @@ class TransformerNet(nn.Module):
         if self.residual == "palette":
             # Starting from the photo in the painting's colours, as the optimisation does, the darks are there
             # from the first step; networks that painted the whole image had none after an hour (README).
-            raw = raw + torch.logit(soften(self.base(x, style_weights), self.base_blur), eps=_LOGIT_EPS)
+            raw = raw + torch.logit(soften(self.base(x, style_weights), self.base_blur), eps=LOGIT_EPS)
         # Johnson et al.'s scaled tanh, (tanh + 1) / 2 = sigmoid(2x), keeps the output a valid image.
         return torch.sigmoid(raw)
 

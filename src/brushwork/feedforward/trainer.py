@@ -21,7 +21,6 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +34,7 @@ from brushwork.errors import SettingError
 from brushwork.feedforward.config import RUN_SETTINGS, TrainConfig
 from brushwork.feedforward.data import CropDataset, scan_photos
 from brushwork.feedforward.heldout import HeldOut, describe, one_hot, run_style
-from brushwork.feedforward.model_file import save_style_network, thumbnail_png
+from brushwork.feedforward.model_file import save_style_network, training_metadata
 from brushwork.feedforward.network import TransformerNet, seeded_network
 from brushwork.feedforward.previews import loss_plot
 from brushwork.hardware import compute_dtype, resolve_device
@@ -293,11 +292,7 @@ def train_style_network(
         model: nn.Module = DistributedDataParallel(net) if world > 1 else net
         dataset = CropDataset(train_photos, config.crop_size, config.max_pixels, config.seed, config.photo_size)
         validation_rgb = [resize_long_side(load_image(p, config.max_pixels)[0], config.crop_size) for p in validation]
-        thumbnails = [thumbnail_png(s) for s in style_rgbs]
-        meta = {"style": ", ".join(names), "backbone": backbone.name, "brushwork": version("brushwork"),
-                "settings": config.to_dict(),
-                **({"style_thumbnail": thumbnails[0]} if len(styles) == 1 else
-                   {"styles": names, "style_thumbnails": thumbnails})}
+        meta = training_metadata(names, style_rgbs, backbone.name, config.to_dict())
         held_out = HeldOut(validation_rgb, style_rgbs, backbone, config, say) if rank == 0 else None
         scores: dict[str, float] | None = None
 
