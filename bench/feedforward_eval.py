@@ -17,9 +17,11 @@ photo beside its stylisation (and the optimisation's, where given), and with ``-
 stacked into one picture (the README's). The two independent scores trade (an output nearer the photo keeps more
 content and less style), so ``--strengths 0.9,0.8,...`` also scores each output and reference blended with its
 photo as apply's ``--strength`` does: the curves show which paints more style at the same content.
+``--network-size N`` runs the network on each photo at N px and resizes its output to ``--size``: how the judge
+sees the network's strokes at another scale, without training again.
 
     python bench/feedforward_eval.py MODEL [--style ../shared/images/style/the_scream.jpg] [--size 512] [--reference DIR]
-                                     [--sheet docs/NAME.jpg]
+                                     [--sheet docs/NAME.jpg] [--strengths 0.9,0.8] [--network-size 320]
 """
 
 from __future__ import annotations
@@ -192,6 +194,9 @@ def main() -> None:
     parser.add_argument("--style", type=Path, default=None, help="default: ../shared/images/style/<the model's style>")
     parser.add_argument("--content", type=Path, default=SHARED / "content")
     parser.add_argument("--size", type=int, default=512)
+    parser.add_argument("--network-size", type=int, default=None,
+                        help="run the network on the photo at this many px on its long side and resize its output to "
+                        "--size: its strokes --size/N times as large in the output (default: at --size)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "feedforward-eval-cpu.json")
     parser.add_argument("--outputs", type=Path, default=None, help="folder for photo | stylisation pictures")
     parser.add_argument("--sheet", type=Path, default=None, help="one JPEG of every photo's row, stacked, "
@@ -220,7 +225,8 @@ def main() -> None:
     for photo_path in sorted(p for p in args.content.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png")):
         photo = resize_long_side(load_image(photo_path, config.max_pixels)[0], args.size)
         with torch.no_grad(), live_shares(model.net) as live:
-            output = run_padded(engine, photo)
+            output = (run_padded(engine, photo) if args.network_size is None else
+                      resize(run_padded(engine, resize_long_side(photo, args.network_size)), *photo.shape[-2:]))
             layers = sorted(set(config.style_layers) | set(CONTENT_PROBES))
             photo_features, output_features = (backbone.features(x, layers) for x in (photo, output))
             losses = [float(objective.style_loss(f)) for f in (photo_features, output_features)]
@@ -261,6 +267,7 @@ def main() -> None:
               "machine": machine("cpu"), "model": args.model.name, "style": style_path.name,
               "steps_trained": meta.get("steps_trained"),
               "training": {key: known[key] for key in TRAINING_SETTINGS if key in known}, "size": args.size,
+              "network_size": args.network_size or args.size,
               "results": rows, "min_ratio": min(ratios), "bar": RATIO_BAR, "passes": min(ratios) >= RATIO_BAR,
               "blob_count": sum(len(r["blobs"]) for r in rows),
               "painting_dark_share": DARK_QUANTILE, "mean_dark_share": round(sum(r["dark_share"] for r in rows) / len(rows), 4),

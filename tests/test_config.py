@@ -47,6 +47,12 @@ def test_bad_training_values(options: dict, message: str) -> None:
     assert "\n" not in str(info.value) and info.value.field == next(iter(options))
 
 
+@pytest.mark.parametrize("value", [0.5, 4.5])
+def test_stroke_scale_is_1_to_4(value: float) -> None:
+    with pytest.raises(SettingError, match=f"^stroke_scale {value}: must be 1 to 4"):
+        ApplyConfig(stroke_scale=value)
+
+
 def test_layer_weights_sum_to_one() -> None:
     assert StyleConfig().layer_weights() == {f"relu{i}_1": 0.2 for i in range(1, 6)}
     weights = StyleConfig(style_layers=("relu1_1", "relu2_1"), style_layer_weights=(1.0, 3.0)).layer_weights()
@@ -64,7 +70,7 @@ EXAMPLES = [
     TrainConfig(epochs=3, time_limit=0.5, style_layers=("relu1_2", "relu2_2"), precision="float32", base_blur=4,
                 photo_size=512),
     ApplyConfig(),
-    ApplyConfig(strength=0.3, preserve_colors="histogram", size=640, overwrite=True),
+    ApplyConfig(strength=0.3, preserve_colors="histogram", size=640, overwrite=True, stroke_scale=1.6),
 ]
 
 

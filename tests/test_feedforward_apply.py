@@ -13,7 +13,7 @@ from PIL import Image
 from brushwork import apply_style_network, load_style_network
 from brushwork.colour import rgb_to_yiq
 from brushwork.errors import BrushworkError
-from brushwork.feedforward.apply import stylize_files
+from brushwork.feedforward.apply import paint, stylize_files
 from brushwork.feedforward.config import ApplyConfig
 from brushwork.recording import read_provenance
 
@@ -33,6 +33,21 @@ def test_strength_zero_gives_the_photo_and_colours_can_be_kept(tiny_model: Path,
 
     # Not zero: where Y changes, some colours leave the RGB gamut.
     assert chroma_error(kept) < 0.03 and chroma_error(kept) < chroma_error(full) / 3
+
+
+def test_stroke_scale_paints_on_the_image_shrunk_and_enlarges_the_painting_back() -> None:
+    seen: list[tuple[int, ...]] = []
+
+    def engine(x: torch.Tensor) -> torch.Tensor:  # a network that paints the photo itself
+        seen.append(tuple(x.shape[-2:]))
+        return x
+
+    photo = torch.zeros(1, 3, 40, 64)
+    photo[..., ::2, :] = 1  # stripes of one pixel: detail that shrinking takes out
+    assert torch.equal(paint(engine, photo, ApplyConfig()), photo) and seen == [(40, 64)]
+    out = paint(engine, photo, ApplyConfig(stroke_scale=2))
+    assert seen[1] == (20, 32) and out.shape == photo.shape
+    assert float(out[..., 4:-4, 4:-4].std()) < 0.05 < 0.4 < float(photo.std())  # the painting is the stripes' grey
 
 
 def torch_tensor_image_of(image: Image.Image) -> torch.Tensor:

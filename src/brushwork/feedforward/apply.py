@@ -22,7 +22,7 @@ from brushwork.feedforward.config import ApplyConfig
 from brushwork.feedforward.model_file import StyleNetwork, load_style_network, style_blend
 from brushwork.feedforward.network import pad_to_multiple
 from brushwork.hardware import compute_dtype, resolve_device
-from brushwork.image import OUTPUT_FORMATS, ImageSource, load_image, resize_long_side, save_image, to_pil
+from brushwork.image import OUTPUT_FORMATS, ImageSource, load_image, resize, resize_long_side, save_image, to_pil
 from brushwork.outputs import check_not_inputs, check_output_file, check_writable_folder
 from brushwork.progress import Callback, CancelToken, Clock, ProgressEvent, check_cancel
 from brushwork.recording import provenance
@@ -56,6 +56,16 @@ def run_padded(engine: Engine, rgb: torch.Tensor) -> torch.Tensor:
     """Run ``engine`` on [B,3,H,W] of any size: reflect-padded to multiples of 4, cropped back."""
     padded, (height, width) = pad_to_multiple(rgb)
     return engine(padded)[..., :height, :width]
+
+
+def paint(engine: Engine, content: torch.Tensor, config: ApplyConfig) -> torch.Tensor:
+    """The finished output [B,3,H,W] in [0,1] for ``content`` (the same shape): ``engine`` run on it, shrunk
+    ``config.stroke_scale`` times (its painting enlarged back) where that is above 1, then :func:`finish`."""
+    height, width = content.shape[-2:]
+    if config.stroke_scale == 1:
+        return finish(run_padded(engine, content), content, config)
+    small = resize(content, max(1, round(height / config.stroke_scale)), max(1, round(width / config.stroke_scale)))
+    return finish(resize(run_padded(engine, small), height, width), content, config)
 
 
 def finish(styled: torch.Tensor, content: torch.Tensor, config: ApplyConfig) -> torch.Tensor:
@@ -96,7 +106,7 @@ def stylize_with(engine: Engine, image: ImageSource, config: ApplyConfig) -> Ima
     rgb, alpha = load_image(image, config.max_pixels)
     if config.size is not None:
         rgb = resize_long_side(rgb, config.size)
-    return to_pil(finish(run_padded(engine, rgb), rgb, config), alpha)
+    return to_pil(paint(engine, rgb, config), alpha)
 
 
 def plan_outputs(inputs: Sequence[Path], output: Path) -> list[tuple[Path, Path]]:
@@ -187,7 +197,7 @@ def stylize_files(model: Path, inputs: Sequence[Path], output: Path, config: App
     for batch in _batches(todo, config, failed):
         check_cancel(cancel, len(written), list(written))
         content = torch.cat([rgb for _, _, rgb, _ in batch])
-        results = finish(run_padded(engine, content), content, config)
+        results = paint(engine, content, config)
         for (source, dest, _, alpha), result in zip(batch, results):
             dest.parent.mkdir(parents=True, exist_ok=True)
             inputs_used = {"content": str(source), "model": Path(model).name, "style": str(meta.get("style", "?"))}

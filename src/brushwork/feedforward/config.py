@@ -149,6 +149,8 @@ class ApplyConfig(Settings):
         StyleConfig.preserve_colors, "keep the photo's colours: luminance (the stylised luminance with the "
         "photo's chrominance) or histogram (the output's colours matched to the photo's)", choices=PRESERVE_COLORS)
     size: int | None = _opt(None, "long side of the outputs in px (default: each input's own size)")
+    stroke_scale: float = _opt(1.0, "run the network on each image shrunk this many times and enlarge its painting "
+                               "back: strokes this many times larger, the painting softer (1 to 4)")
     batch_size: int = _opt(4, "images of equal size run through the network together")
     precision: Literal["auto", "float32", "bfloat16"] = _opt(
         StyleConfig.precision, "arithmetic of a .safetensors network (an .onnx model runs in float32): "
@@ -165,6 +167,7 @@ class ApplyConfig(Settings):
                    "must be zero or positive and not all zero", self.style_weights)
         _check(self.size is None or MIN_SIZE <= self.size <= MAX_SIZE, "size", f"must be {MIN_SIZE} to {MAX_SIZE} px",
                self.size)
+        _check(1 <= self.stroke_scale <= 4, "stroke_scale", "must be 1 to 4", self.stroke_scale)
         _check(self.batch_size >= 1, "batch_size", "must be 1 or more", self.batch_size)
         _check(self.max_pixels > 0, "max_pixels", "must be positive", self.max_pixels)
         check_choices(self)
