@@ -43,8 +43,8 @@ from scipy import ndimage
 from brushwork.api import stylize
 from brushwork.colour import rgb_to_yiq
 from brushwork.evaluation import Scorer, judge
-from brushwork.feedforward.apply import TorchEngine, run_padded
-from brushwork.feedforward.config import TrainConfig
+from brushwork.feedforward.apply import TorchEngine, paint
+from brushwork.feedforward.config import ApplyConfig, TrainConfig
 from brushwork.feedforward.model_file import load_style_network
 from brushwork.feedforward.network import TransformerNet
 from brushwork.feedforward.trainer import BatchObjective
@@ -196,7 +196,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--network-size", type=int, default=None,
                         help="run the network on the photo at this many px on its long side and resize its output to "
-                        "--size: its strokes --size/N times as large in the output (default: at --size)")
+                        "--size, as apply's --stroke-scale (--size/N, 1 to 4) does (default: at --size)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "feedforward-eval-cpu.json")
     parser.add_argument("--outputs", type=Path, default=None, help="folder for photo | stylisation pictures")
     parser.add_argument("--sheet", type=Path, default=None, help="one JPEG of every photo's row, stacked, "
@@ -225,8 +225,7 @@ def main() -> None:
     for photo_path in sorted(p for p in args.content.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png")):
         photo = resize_long_side(load_image(photo_path, config.max_pixels)[0], args.size)
         with torch.no_grad(), live_shares(model.net) as live:
-            output = (run_padded(engine, photo) if args.network_size is None else
-                      resize(run_padded(engine, resize_long_side(photo, args.network_size)), *photo.shape[-2:]))
+            output = paint(engine, photo, ApplyConfig(stroke_scale=args.size / (args.network_size or args.size)))
             layers = sorted(set(config.style_layers) | set(CONTENT_PROBES))
             photo_features, output_features = (backbone.features(x, layers) for x in (photo, output))
             losses = [float(objective.style_loss(f)) for f in (photo_features, output_features)]

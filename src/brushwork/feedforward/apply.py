@@ -62,10 +62,11 @@ def paint(engine: Engine, content: torch.Tensor, config: ApplyConfig) -> torch.T
     """The finished output [B,3,H,W] in [0,1] for ``content`` (the same shape): ``engine`` run on it, shrunk
     ``config.stroke_scale`` times (its painting enlarged back) where that is above 1, then :func:`finish`."""
     height, width = content.shape[-2:]
-    if config.stroke_scale == 1:
-        return finish(run_padded(engine, content), content, config)
-    small = resize(content, max(1, round(height / config.stroke_scale)), max(1, round(width / config.stroke_scale)))
-    return finish(resize(run_padded(engine, small), height, width), content, config)
+    scale = config.stroke_scale
+    styled = (run_padded(engine, content) if scale == 1 else
+              resize(run_padded(engine, resize(content, max(1, round(height / scale)), max(1, round(width / scale)))),
+                     height, width))
+    return finish(styled, content, config)
 
 
 def finish(styled: torch.Tensor, content: torch.Tensor, config: ApplyConfig) -> torch.Tensor:

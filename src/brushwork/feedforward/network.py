@@ -32,16 +32,6 @@ RESIDUALS = ("none", "palette")
 #: How many times a "palette" network's base may be downsampled before it is upsampled back (``soften``): 1 keeps
 #: the photo's detail, which then passes through to the output unless the network paints over it.
 BASE_BLURS = (1, 2, 4)
-
-
-def base_blur_problem(base_blur: object, residual: object) -> str | None:
-    """What is wrong with softening the base ``base_blur`` times in a network of ``residual``, or None if nothing:
-    it must be one of :data:`BASE_BLURS`, and above 1 only where there is a base (residual "palette")."""
-    if base_blur not in BASE_BLURS:
-        return f"must be one of {', '.join(map(str, BASE_BLURS))}"
-    if base_blur != 1 and residual != "palette":
-        return "above 1 needs residual palette"
-    return None
 #: What turns the photo into the residual blocks' input: "own" the network's three convolutions, learnt from
 #: scratch (Johnson et al.); "backbone" the backbone's first layers, conv1_1 to relu3_1, frozen (BackboneEncoder).
 ENCODERS = ("own", "backbone")
@@ -54,6 +44,16 @@ _SQRT_ITERATIONS = 40
 _COVARIANCE_FLOOR = 1e-4
 #: The base is kept this far inside [0, 1] before its logit is taken.
 LOGIT_EPS = 1e-3
+
+
+def base_blur_problem(base_blur: object, residual: object) -> str | None:
+    """What is wrong with softening the base ``base_blur`` times in a network of ``residual``, or None if nothing:
+    it must be one of :data:`BASE_BLURS`, and above 1 only where there is a base (residual "palette")."""
+    if base_blur not in BASE_BLURS:
+        return f"must be one of {', '.join(map(str, BASE_BLURS))}"
+    if base_blur != 1 and residual != "palette":
+        return "above 1 needs residual palette"
+    return None
 
 
 class ConvLayer(nn.Sequential):
