@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ from brushwork.feedforward.config import TrainConfig
 from brushwork.feedforward.model_file import load_style_network
 from brushwork.feedforward.previews import CAPTION
 from brushwork.feedforward.network import seeded_network
-from brushwork.feedforward.trainer import learning_rate_at, train_style_network
+from brushwork.feedforward.trainer import BatchObjective, learning_rate_at, train_style_network
 from brushwork.progress import Cancelled, CancelToken, ProgressEvent
 from brushwork.nets.vgg import Backbone
 
@@ -52,6 +53,23 @@ def test_a_palette_network_starts_at_its_base_which_is_its_content_target(
     net = load_style_network(tmp_path / "palette1.safetensors").net
     style = torch_tensor_image(style_file)
     assert torch.allclose(net.palette_mean[0], style.mean(dim=(0, 2, 3)), atol=2e-2), "the style's colours"
+
+
+def test_style_octaves_add_the_loss_of_the_output_and_the_style_halved(session_backbone: Backbone) -> None:
+    style, output, photos = (torch.rand(n, 3, 64, 64, generator=torch.Generator().manual_seed(n)) for n in (1, 2, 2))
+
+    def style_term(octaves: tuple[float, ...], crop_size: int = 64) -> float:
+        config = TrainConfig(crop_size=crop_size, style_octaves=octaves)
+        return float(BatchObjective(session_backbone, [style], config)(output, photos)["style"])
+
+    full, halved = style_term((1.0,)), style_term((0.0, 1.0))
+    assert full > 0 and halved > 0 and halved != pytest.approx(full)
+    assert style_term((1.0, 2.0)) == pytest.approx(full + 2 * halved)
+    assert style_term((1.0, 2.0), crop_size=48) == pytest.approx(full), "a crop halved under 32 px is left out"
+    objective = BatchObjective(session_backbone, [style], TrainConfig(crop_size=64, style_octaves=(1.0, 2.0)))
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # as the trainer runs where the CPU has bfloat16
+        mixed = float(objective(output.bfloat16(), photos)["style"])
+    assert mixed == pytest.approx(full + 2 * halved, rel=0.05), "a bfloat16 output is halved too"
 
 
 def test_the_warmup_ramps_the_step_size_up_then_holds_it() -> None:
@@ -103,7 +121,7 @@ def test_resume_continues_the_same_run(photo_dir: Path, style_file: Path, sessio
 
 
 @pytest.mark.parametrize("setting,old,new", [("warmup_steps", 0, 100), ("encoder", "own", "backbone"),
-                                             ("base_blur", 1, 4)])
+                                             ("base_blur", 1, 4), ("style_octaves", (1.0,), (1.0, 1.0))])
 def test_a_run_begun_before_a_setting_existed_resumes_with_what_it_had(photo_dir: Path, style_file: Path,
                                                                        session_backbone: Backbone, tmp_path: Path,
                                                                        setting: str, old: object, new: object) -> None:
@@ -113,7 +131,9 @@ def test_a_run_begun_before_a_setting_existed_resumes_with_what_it_had(photo_dir
     state = torch.load(checkpoint, weights_only=True)
     del state["settings"][setting]  # as such a run's checkpoint was written
     torch.save(state, checkpoint)
-    with pytest.raises(BrushworkError, match=f"^{setting} {new}: the run resumed from .* was started with {old}"):
+    was = TrainConfig(**{setting: old}).to_dict()[setting]  # as the checkpoint holds it
+    with pytest.raises(BrushworkError, match=rf"^{re.escape(f'{setting} {new}')}: the run resumed from .* was started "
+                       rf"with {re.escape(str(was))}$"):
         _train(photo_dir, style_file, session_backbone, out, steps=4, resume=True, **palette, **{setting: new})
     assert _train(photo_dir, style_file, session_backbone, out, steps=4, resume=True, **palette,
                   **{setting: old})[-1].step == 4

@@ -222,9 +222,7 @@ class StyleConfig(Settings):
                f"size {self.size} allows at most {most} distinct scale(s), each half the next and at least "
                f"{MIN_SIZE} px", count)
         _check(0.25 <= self.style_scale <= 4, "style_scale", "must be 0.25 to 4", self.style_scale)
-        _check(1 <= len(self.style_octaves) <= 3 and all(w >= 0 for w in self.style_octaves)
-               and sum(self.style_octaves) > 0, "style_octaves", "must be 1 to 3 weights >= 0, not all 0",
-               self.style_octaves)
+        check_octaves(self.style_octaves)
         if self.style_blend is not None:
             _check(all(w >= 0 for w in self.style_blend) and sum(self.style_blend) > 0, "style_blend",
                    "must be zero or positive and not all zero", self.style_blend)
@@ -363,6 +361,12 @@ def check_choices(config: Any) -> None:
         if choices is not None:
             _check(value in choices or (value is None and f.default is None), f.name,
                    f"must be one of {', '.join(choices)}", value)
+
+
+def check_octaves(weights: tuple[float, ...]) -> None:
+    """Raise a one-line error unless ``weights`` (a style_octaves setting) are 1 to 3, none negative, not all 0."""
+    _check(1 <= len(weights) <= 3 and all(w >= 0 for w in weights) and sum(weights) > 0, "style_octaves",
+           "must be 1 to 3 weights >= 0, not all 0", weights)
 
 
 def _check_weights(config: Any, names: tuple[str, ...]) -> None:

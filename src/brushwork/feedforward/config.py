@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from brushwork.config import (MAX_SIZE, MIN_SIZE, PRECISIONS, PRESERVE_COLORS, Settings, StyleConfig, _check,
-                              _check_weights, _opt, check_choices, check_types, upgrade_weights)
+                              _check_weights, _opt, check_choices, check_octaves, check_types, upgrade_weights)
 from brushwork.feedforward.network import ENCODERS, NORMALISATIONS, RESIDUALS, base_blur_problem
 from brushwork.outputs import OVERWRITE_HELP
 
@@ -56,6 +56,9 @@ class TrainConfig(Settings):
     content_layers: tuple[str, ...] = _opt(("relu2_2",), "layers of the content loss, comma-separated")
     style_layers: tuple[str, ...] = _opt(("relu1_2", "relu2_2", "relu3_3", "relu4_3"),
                                          "layers of the style loss, comma-separated")
+    style_octaves: tuple[float, ...] = _opt(
+        StyleConfig.style_octaves, "weight of the style loss at the crops' size, then with the output and the "
+        "painting halved, then quartered, comma-separated (1 to 3 weights; an octave under 32 px is left out)")
     # 16, not Johnson et al.'s 32: in 400-step runs half the width scored as well or better on the independent
     # style score after the same steps (both encoders), at 0.5 to 0.7 of the time a step (README, "The encoder").
     width: int = _opt(16, "channels of the network's first layer (Johnson et al.: 32; the residual blocks have 4x "
@@ -126,6 +129,7 @@ class TrainConfig(Settings):
         _check(16 <= self.style_size <= 4096, "style_size", "must be 16 to 4096 px", self.style_size)
         _check(len(self.content_layers) > 0, "content_layers", "needs at least one layer", "")
         _check(len(self.style_layers) > 0, "style_layers", "needs at least one layer", "")
+        check_octaves(self.style_octaves)
         blur_problem = base_blur_problem(self.base_blur, self.residual)
         _check(blur_problem is None, "base_blur", str(blur_problem), self.base_blur)
         _check(1 <= self.width <= 256, "width", "must be 1 to 256", self.width)

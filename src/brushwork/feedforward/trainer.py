@@ -30,6 +30,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler
 
+from brushwork.config import MIN_SIZE
 from brushwork.errors import SettingError
 from brushwork.feedforward.config import RUN_SETTINGS, TrainConfig
 from brushwork.feedforward.data import CropDataset, scan_photos
@@ -38,7 +39,7 @@ from brushwork.feedforward.model_file import save_style_network, training_metada
 from brushwork.feedforward.network import TransformerNet, seeded_network
 from brushwork.feedforward.previews import loss_plot
 from brushwork.hardware import compute_dtype, resolve_device
-from brushwork.image import ImageSource, load_image, resize_long_side, save_image, write_atomically
+from brushwork.image import ImageSource, halve, load_image, resize_long_side, save_image, write_atomically
 from brushwork.losses import gram_matrix, relative_content_loss, style_layer_loss, total_variation
 from brushwork.nets.vgg import Backbone
 from brushwork.nets.weights import load_backbone
@@ -66,7 +67,12 @@ class BatchObjective(nn.Module):
         backbone.check_layers(config.style_layers, "style_layers")
         self.backbone, self.config = backbone, config
         self.layers = sorted(set(config.content_layers) | set(config.style_layers))
-        self.targets = [self._targets(style) for style in styles]
+        # Octave k compares the output and the style halved k times, as the engine's Objective; the full size
+        # always (its features are taken for the content anyway), a halved one where it has weight and its crop
+        # is MIN_SIZE px or more.
+        self.octaves = [0] + [k for k, weight in enumerate(config.style_octaves)
+                              if k > 0 and weight > 0 and config.crop_size >> k >= MIN_SIZE]
+        self.targets = [{k: self._targets(halve(style, k)) for k in self.octaves} for style in styles]
 
     def _targets(self, style: torch.Tensor) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
         """{style layer: (the style's Gram matrix, 1 / its mean square)}."""
@@ -75,10 +81,10 @@ class BatchObjective(nn.Module):
         grams = {layer: gram_matrix(f) for layer, f in features.items()}
         return {layer: (g, 1.0 / g.pow(2).mean().clamp_min(torch.finfo(g.dtype).tiny)) for layer, g in grams.items()}
 
-    def style_loss(self, features: dict[str, torch.Tensor], style: int = 0) -> torch.Tensor:
-        """The unweighted loss against style number ``style``, averaged over the batch, of features taken at
-        the style layers."""
-        targets = self.targets[style]
+    def style_loss(self, features: dict[str, torch.Tensor], style: int = 0, octave: int = 0) -> torch.Tensor:
+        """The unweighted loss against style number ``style`` halved ``octave`` times, averaged over the batch,
+        of features taken at the style layers (of the output halved as many times)."""
+        targets = self.targets[style][octave]
         total = sum(norm * style_layer_loss(gram_matrix(features[layer].float()), target)
                     for layer, (target, norm) in targets.items())
         return total / (len(targets) * next(iter(features.values())).shape[0])
@@ -90,8 +96,11 @@ class BatchObjective(nn.Module):
         features = self.backbone.features(output, self.layers)
         content = sum(relative_content_loss(features[layer].float(), t.float())
                       for layer, t in targets.items()) / len(targets)
+        style_loss = sum(config.style_octaves[k] * self.style_loss(
+            features if k == 0 else self.backbone.features(halve(output.float(), k), config.style_layers), style, k)
+            for k in self.octaves)
         terms = {"content": config.content_weight * content,
-                 "style": config.style_weight * self.style_loss(features, style),
+                 "style": config.style_weight * style_loss,
                  "tv": config.tv_weight * total_variation(output.float())}
         terms["total"] = terms["content"] + terms["style"] + terms["tv"]
         return terms
@@ -279,9 +288,9 @@ def train_style_network(
         if resume:
             saved = torch.load(checkpoint_path, map_location=device, weights_only=True)
             # Runs begun before these choices existed normalised as "instance", painted "none", had no warmup,
-            # their own encoder and a sharp base.
+            # their own encoder, a sharp base and the style at one size.
             _check_resume({"normalisation": "instance", "residual": "none", "warmup_steps": 0, "encoder": "own",
-                           "base_blur": 1, **saved["settings"]}, config, checkpoint_path)
+                           "base_blur": 1, "style_octaves": [1.0], **saved["settings"]}, config, checkpoint_path)
             if saved.get("styles", names[:1]) != names:
                 raise SettingError("style", f"style {', '.join(names)}: the run resumed from {checkpoint_path} "
                                    f"learns {', '.join(saved.get('styles', ['one style']))}")
