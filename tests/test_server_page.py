@@ -146,9 +146,13 @@ def test_an_apply_job_is_listed_and_downloadable_after_a_server_restart(
     page.set_input_files("#content", str(_photo(tmp_path)))
     _set_range(page, "#size", 64)
     _set_range(page, "#strength", 60)
+    _set_range(page, "#stroke_scale", 2)
+    assert page.text_content("#stroke_scale-out") == "×2"
     page.screenshot(path=str(shots / "page-apply-form.png"), full_page=True)
     page.click("#paint")
     page.wait_for_function("document.getElementById('job-title').textContent === 'Finished'", timeout=300_000)
+    jobs = page.evaluate("fetch('/v1/jobs').then(r => r.json())")["jobs"]
+    assert [(j["settings"]["strength"], j["settings"]["stroke_scale"]) for j in jobs] == [(0.6, 2.0)], "as set"
     server_process[0].terminate()  # stop the server; a new one on the same data folder and port
     server_process[0].wait(60)
     server_process.append(start_server(data, tiny_weights, port, "--models", models))
