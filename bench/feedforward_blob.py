@@ -37,7 +37,8 @@ from brushwork.feedforward.model_file import save_style_network, training_metada
 from brushwork.feedforward.network import (LOGIT_EPS, BackboneEncoder, ConvLayer, StyleNorm, TransformerNet, _run,
                                            pad_to_multiple, seeded_network)
 from brushwork.feedforward.previews import preview_grid
-from brushwork.feedforward.trainer import BatchObjective, _split, set_learning_rate, train_step, trainable
+from brushwork.feedforward.trainer import (BatchObjective, _split, set_learning_rate, train_step, trainable,
+                                          training_style)
 from brushwork.hardware import compute_dtype
 from brushwork.image import load_image, resize_long_side, save_image
 from brushwork.nets.weights import load_backbone
@@ -165,6 +166,7 @@ ARMS: dict[str, tuple[dict[str, object], Callable[[TransformerNet], None] | None
     "palette-w16-warmup-backbone-soft4-relu4_2": ({**_BACKBONE, "base_blur": 4, "content_layers": ("relu4_2",)}, None),
     "palette-w16-warmup-backbone-soft4-octaves-1-1": ({**_BACKBONE, "base_blur": 4, "style_octaves": (1.0, 1.0)}, None),
     "palette-w16-warmup-backbone-soft4-octaves-1-3": ({**_BACKBONE, "base_blur": 4, "style_octaves": (1.0, 3.0)}, None),
+    "palette-w16-warmup-backbone-soft4-margin": ({**_BACKBONE, "base_blur": 4, "style_margin": 0.06}, None),
     "palette-w16-warmup-backbone-soft4-cw2": ({**_BACKBONE, "base_blur": 4, "content_weight": 2.0}, None),
     "palette-w16-warmup-backbone-soft4-cw2-octaves-1-1": ({**_BACKBONE, "base_blur": 4, "content_weight": 2.0,
                                                            "style_octaves": (1.0, 1.0)}, None),
@@ -244,7 +246,7 @@ def main() -> None:
     for name in args.arms.split(","):
         overrides, change = ARMS[name]
         config = replace(base, **overrides)
-        style = resize_long_side(painting, config.style_size)
+        style = training_style(painting, config)
         objective = BatchObjective(backbone, [style], config)
         trace: list[dict[str, float]] | None = [] if args.trace else None
         net, seconds = train_arm(config, change, objective, style, train, args.steps, trace)

@@ -47,7 +47,7 @@ from brushwork.feedforward.apply import TorchEngine, paint
 from brushwork.feedforward.config import ApplyConfig, TrainConfig
 from brushwork.feedforward.model_file import load_style_network
 from brushwork.feedforward.network import TransformerNet
-from brushwork.feedforward.trainer import BatchObjective
+from brushwork.feedforward.trainer import BatchObjective, training_style
 from brushwork.image import load_image, resize, resize_long_side, save_image, to_pil
 from brushwork.losses import relative_content_loss
 from brushwork.nets.weights import load_backbone
@@ -217,7 +217,7 @@ def main() -> None:
     known = {**meta["settings"], **meta}  # the network's shape, then every training setting
     backbone = load_backbone(config.weights, pooling=config.pooling)
     painting = load_image(style_path, config.max_pixels)[0]
-    style = resize_long_side(painting, config.style_size)
+    style = training_style(painting, config)
     objective = BatchObjective(backbone, [style], config)
     engine = TorchEngine(model, torch.device("cpu"))
     extract = judge().features

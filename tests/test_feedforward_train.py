@@ -7,6 +7,7 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from feedforward_fixtures import TINY, photo_dir, session_backbone, style_file, torch_tensor_image  # noqa: F401
@@ -72,6 +73,21 @@ def test_style_octaves_add_the_loss_of_the_output_and_the_style_halved(session_b
     assert mixed == pytest.approx(full + 2 * halved, rel=0.05), "a bfloat16 output is halved too"
 
 
+def test_a_style_margin_leaves_the_paintings_frame_out(photo_dir: Path, session_backbone: Backbone,
+                                                     tmp_path: Path) -> None:
+    framed = np.full((50, 50, 3), 128, dtype=np.uint8)  # grey, in a red frame 5 px wide
+    framed[:5], framed[-5:], framed[:, :5], framed[:, -5:] = (230, 30, 20), (230, 30, 20), (230, 30, 20), (230, 30, 20)
+    Image.fromarray(framed).save(style := tmp_path / "framed.png")
+
+    def palette(margin: float) -> torch.Tensor:
+        out = tmp_path / f"m{margin}.safetensors"
+        _train(photo_dir, style, session_backbone, out, steps=1, style_size=50, style_margin=margin)
+        return load_style_network(out).net.palette_mean[0]
+
+    assert torch.allclose(palette(0.1), torch.full((3,), 128 / 255), atol=1e-3), "the frame is left out"
+    assert palette(0.0)[0] > 0.6, "without a margin the frame's red counts"
+
+
 def test_the_warmup_ramps_the_step_size_up_then_holds_it() -> None:
     config = TrainConfig(learning_rate=1e-3, warmup_steps=4)
     assert [learning_rate_at(config, step) for step in range(6)] == pytest.approx([2.5e-4, 5e-4, 7.5e-4, 1e-3, 1e-3, 1e-3])
@@ -121,7 +137,8 @@ def test_resume_continues_the_same_run(photo_dir: Path, style_file: Path, sessio
 
 
 @pytest.mark.parametrize("setting,old,new", [("warmup_steps", 0, 100), ("encoder", "own", "backbone"),
-                                             ("base_blur", 1, 4), ("style_octaves", (1.0,), (1.0, 1.0))])
+                                             ("base_blur", 1, 4), ("style_octaves", (1.0,), (1.0, 1.0)),
+                                             ("style_margin", 0.0, 0.1)])
 def test_a_run_begun_before_a_setting_existed_resumes_with_what_it_had(photo_dir: Path, style_file: Path,
                                                                        session_backbone: Backbone, tmp_path: Path,
                                                                        setting: str, old: object, new: object) -> None:
@@ -237,6 +254,7 @@ def test_epochs_time_limit_and_resume_errors(photo_dir: Path, style_file: Path, 
     ({"batch_size": 11}, "^batch_size 11: more than the 10 training photos"),
     ({"content_layers": ("relu9_9",)}, "^content_layers: unknown layer 'relu9_9'"),
     ({"crop_size": 30}, "^crop_size 30: must be a multiple of 4"),
+    ({"style_margin": 0.3}, "^style_margin 0.3: must be 0 to 0.25"),
 ])
 def test_bad_settings_are_one_line_errors(photo_dir: Path, style_file: Path, session_backbone: Backbone,
                                           tmp_path: Path, options: dict[str, object], says: str) -> None:

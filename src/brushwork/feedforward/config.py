@@ -50,6 +50,9 @@ class TrainConfig(Settings):
     # "Sixth round").
     tv_weight: float = _opt(5.0, "gamma: weight of the total-variation (smoothness) loss of the output itself")
     style_size: int = _opt(256, "long side of the style image in px when its Gram matrices are taken")
+    style_margin: float = _opt(0.0, "share of the style image's width and height left out at each edge (after "
+                               "--style-size, 0 to 0.25): a frame, bare canvas or a signature that the networks would "
+                               "otherwise paint down their outputs' edges")
     # Content at relu2_2, as Johnson et al.: against relu3_3 it gave lower style loss and kept the photos'
     # shading, where relu3_3 kept only their outlines (measured: README, "Training"). Style at the last
     # ReLU of the first four blocks.
@@ -127,6 +130,7 @@ class TrainConfig(Settings):
         _check(self.warmup_steps >= 0, "warmup_steps", "must be 0 or more", self.warmup_steps)
         _check_weights(self, ("content_weight", "style_weight", "tv_weight"))
         _check(16 <= self.style_size <= 4096, "style_size", "must be 16 to 4096 px", self.style_size)
+        _check(0 <= self.style_margin <= 0.25, "style_margin", "must be 0 to 0.25", self.style_margin)
         _check(len(self.content_layers) > 0, "content_layers", "needs at least one layer", "")
         _check(len(self.style_layers) > 0, "style_layers", "needs at least one layer", "")
         check_octaves(self.style_octaves)

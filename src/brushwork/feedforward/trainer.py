@@ -106,6 +106,15 @@ class BatchObjective(nn.Module):
         return terms
 
 
+def training_style(painting: torch.Tensor, config: TrainConfig) -> torch.Tensor:
+    """``painting`` [1,3,H,W] in [0,1] as training sees it: its long side at ``config.style_size`` px, then
+    ``config.style_margin`` of its height and width cut off at each edge."""
+    image = resize_long_side(painting, config.style_size)
+    height, width = image.shape[-2:]
+    top, left = round(height * config.style_margin), round(width * config.style_margin)
+    return image[..., top:height - top, left:width - left]
+
+
 def trainable(net: nn.Module) -> list[nn.Parameter]:
     """The parameters of ``net`` that training changes: all but a frozen backbone encoder's."""
     return [p for p in net.parameters() if p.requires_grad]
@@ -266,8 +275,8 @@ def train_style_network(
             raise SettingError.of("batch_size", config.batch_size, f"more than the {len(train_photos)} training "
                                   f"photos give each of {world} process(es)")
         steps = config.epochs * per_epoch if config.epochs is not None else config.steps
-        style_rgbs = [resize_long_side(load_image(s, config.max_pixels, name=os.fspath(s) if isinstance(
-            s, (str, os.PathLike)) else None)[0], config.style_size).to(device) for s in styles]
+        style_rgbs = [training_style(load_image(s, config.max_pixels, name=os.fspath(s) if isinstance(
+            s, (str, os.PathLike)) else None)[0], config).to(device) for s in styles]
         backbone = (backbone or load_backbone(config.weights, pooling=config.pooling,
                                               preprocessing=config.preprocessing)).to(device)
         objective = BatchObjective(backbone, style_rgbs, config)
@@ -288,9 +297,9 @@ def train_style_network(
         if resume:
             saved = torch.load(checkpoint_path, map_location=device, weights_only=True)
             # Runs begun before these choices existed normalised as "instance", painted "none", had no warmup,
-            # their own encoder, a sharp base and the style at one size.
+            # their own encoder, a sharp base and the style at one size and whole.
             _check_resume({"normalisation": "instance", "residual": "none", "warmup_steps": 0, "encoder": "own",
-                           "base_blur": 1, "style_octaves": [1.0], **saved["settings"]}, config, checkpoint_path)
+                           "base_blur": 1, "style_octaves": [1.0], "style_margin": 0.0, **saved["settings"]}, config, checkpoint_path)
             if saved.get("styles", names[:1]) != names:
                 raise SettingError("style", f"style {', '.join(names)}: the run resumed from {checkpoint_path} "
                                    f"learns {', '.join(saved.get('styles', ['one style']))}")
