@@ -369,6 +369,13 @@ def check_octaves(weights: tuple[float, ...]) -> None:
            "must be 1 to 3 weights >= 0, not all 0", weights)
 
 
+def active_octaves(weights: tuple[float, ...], short_side: int) -> list[int]:
+    """The octaves a style loss of ``weights`` (a style_octaves setting) compares on images ``short_side`` px on
+    their short side, k for the image and the styles halved k times: the full size always, a halved one where it
+    has weight and keeps MIN_SIZE px or more (below that its deepest layers are a pixel or two)."""
+    return [0] + [k for k, weight in enumerate(weights) if k > 0 and weight > 0 and short_side >> k >= MIN_SIZE]
+
+
 def _check_weights(config: Any, names: tuple[str, ...]) -> None:
     """Raise a one-line error unless each named loss weight of ``config`` is zero or positive and finite."""
     for name in names:

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from brushwork.colour import luminance, match_colour, match_luminance, match_palette, recombine
-from brushwork.config import MIN_SIZE, NOISE_STD, TV_FLOOR, StyleConfig
+from brushwork.config import MIN_SIZE, NOISE_STD, TV_FLOOR, StyleConfig, active_octaves
 from brushwork.hardware import compute_dtype
 from brushwork.image import halve, long_side_shape, resize, resize_long_side
 from brushwork.losses import ContentLoss, LayoutLoss, StyleLoss, TVLoss, gram_matrix, total_variation
@@ -57,10 +57,7 @@ class Objective(nn.Module):
         self.dtype = compute_dtype(config.precision, content.device)
         self.checkpoint = checkpoint
         blend = config.blend_weights(len(styles))
-        # Octave k compares the output and the styles halved k times; a halved octave of weight 0, or whose
-        # output would be under MIN_SIZE px on its short side (its deepest layers a pixel or two), is left out.
-        self.octaves = [0] + [k for k, weight in enumerate(config.style_octaves)
-                              if k > 0 and weight > 0 and min(content.shape[-2:]) >> k >= MIN_SIZE]
+        self.octaves = active_octaves(config.style_octaves, min(content.shape[-2:]))
         with torch.no_grad():
             content_features = self.features(content, self.layers)  # all layers: their shapes too
             # The layers' shapes by octave; those of the halved ones only the masks need, so without masks

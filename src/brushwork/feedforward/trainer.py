@@ -30,7 +30,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler
 
-from brushwork.config import MIN_SIZE
+from brushwork.config import active_octaves
 from brushwork.errors import SettingError
 from brushwork.feedforward.config import RUN_SETTINGS, TrainConfig
 from brushwork.feedforward.data import CropDataset, scan_photos
@@ -67,11 +67,7 @@ class BatchObjective(nn.Module):
         backbone.check_layers(config.style_layers, "style_layers")
         self.backbone, self.config = backbone, config
         self.layers = sorted(set(config.content_layers) | set(config.style_layers))
-        # Octave k compares the output and the style halved k times, as the engine's Objective; the full size
-        # always (its features are taken for the content anyway), a halved one where it has weight and its crop
-        # is MIN_SIZE px or more.
-        self.octaves = [0] + [k for k, weight in enumerate(config.style_octaves)
-                              if k > 0 and weight > 0 and config.crop_size >> k >= MIN_SIZE]
+        self.octaves = active_octaves(config.style_octaves, config.crop_size)  # as the engine's Objective
         self.targets = [{k: self._targets(halve(style, k)) for k in self.octaves} for style in styles]
 
     def _targets(self, style: torch.Tensor) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
@@ -299,7 +295,8 @@ def train_style_network(
             # Runs begun before these choices existed normalised as "instance", painted "none", had no warmup,
             # their own encoder, a sharp base and the style at one size and whole.
             _check_resume({"normalisation": "instance", "residual": "none", "warmup_steps": 0, "encoder": "own",
-                           "base_blur": 1, "style_octaves": [1.0], "style_margin": 0.0, **saved["settings"]}, config, checkpoint_path)
+                           "base_blur": 1, "style_octaves": [1.0], "style_margin": 0.0, **saved["settings"]},
+                          config, checkpoint_path)
             if saved.get("styles", names[:1]) != names:
                 raise SettingError("style", f"style {', '.join(names)}: the run resumed from {checkpoint_path} "
                                    f"learns {', '.join(saved.get('styles', ['one style']))}")
