@@ -168,6 +168,8 @@ ARMS: dict[str, tuple[dict[str, object], Callable[[TransformerNet], None] | None
     "palette-w16-warmup-backbone-soft4-octaves-1-3": ({**_BACKBONE, "base_blur": 4, "style_octaves": (1.0, 3.0)}, None),
     "palette-w16-warmup-backbone-soft4-margin": ({**_BACKBONE, "base_blur": 4, "style_margin": 0.06}, None),
     "palette-w16-warmup-backbone-soft4-cw2": ({**_BACKBONE, "base_blur": 4, "content_weight": 2.0}, None),
+    "palette-w16-warmup-backbone-soft4-cw0.5": ({**_BACKBONE, "base_blur": 4, "content_weight": 0.5}, None),
+    "palette-w16-warmup-backbone-soft4-cw0.25": ({**_BACKBONE, "base_blur": 4, "content_weight": 0.25}, None),
     "palette-w16-warmup-backbone-soft4-cw2-octaves-1-1": ({**_BACKBONE, "base_blur": 4, "content_weight": 2.0,
                                                            "style_octaves": (1.0, 1.0)}, None),
     "palette-w16-warmup-backbone-ps512": ({**_BACKBONE, "photo_size": 512}, None),
@@ -235,7 +237,8 @@ def main() -> None:
 
     # The arms change one thing each from the trainer's settings before this study, instance normalisation included.
     base = replace(TrainConfig(), crop_size=args.crop_size, validation_count=args.held_out, normalisation="instance",
-                   residual="none", warmup_steps=0, encoder="own", width=32, weights=args.weights)
+                   residual="none", warmup_steps=0, encoder="own", width=32, base_blur=1,
+                   weights=args.weights)
     backbone = load_backbone(base.weights, pooling=base.pooling)
     painting = load_image(args.style, base.max_pixels)[0]
     train, held = _split(scan_photos(args.photos, base.crop_size, base.max_pixels).photos, args.held_out)

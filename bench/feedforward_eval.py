@@ -16,7 +16,9 @@ Writes JSON (default ``bench/results/feedforward-eval-cpu.json``) and, with ``--
 photo beside its stylisation (and the optimisation's, where given), and with ``--sheet FILE`` those rows
 stacked into one picture (the README's). The two independent scores trade (an output nearer the photo keeps more
 content and less style), so ``--strengths 0.9,0.8,...`` also scores each output and reference blended with its
-photo as apply's ``--strength`` does: the curves show which paints more style at the same content.
+photo as apply's ``--strength`` does: the curves show which paints more style at the same content, and the
+report reads the network's style at the optimisation's content between them (``equal_content``: the strength, the
+style score and its ratio to the optimisation's).
 ``--network-size N`` runs the network on each photo at N px and resizes its output to ``--size``: how the judge
 sees the network's strokes at another scale, without training again.
 
@@ -152,12 +154,35 @@ def independent_summary(rows: list[dict]) -> dict[str, object]:
             "style_ratio": round(ours["style"] / theirs["style"], 3), "style_bar": REFERENCE_BAR,
             "passes": ours["style"] <= REFERENCE_BAR * theirs["style"] and ours["content"] <= theirs["content"],
             "optimisation_dark_share": mean([r["reference_dark_share"] for r in paired])}
+        if "blended" in paired[0]:
+            curve = {1.0: ours, **{float(k): scores([{"b": r["blended"][k]} for r in paired], "b")
+                                   for k in paired[0]["blended"]}}
+            level = style_at_content(curve, theirs["content"])
+            summary["against_reference"]["equal_content"] = level and {
+                **level, "style_ratio": round(level["style"] / theirs["style"], 3),
+                "passes": level["style"] <= REFERENCE_BAR * theirs["style"]}
     blends = {key: {strength: {axis: mean([r[key][strength][axis] for r in rows if key in r])
                                for axis in ("style", "content")} for strength in rows[0][key]}
               for key in ("blended", "reference_blended") if key in rows[0]}
     if blends:
         summary["blended"] = blends
     return {"independent": summary}
+
+
+def style_at_content(curve: dict[float, dict[str, float]], content: float) -> dict[str, float] | None:
+    """The style score of the output blended with its photo (apply's ``--strength``) just enough to keep
+    ``content``: linear between the measured strengths of ``curve`` ({strength in [0,1]: {"style", "content"}},
+    1.0 the output itself). The output itself where it keeps that much already; None where even the weakest
+    blend measured keeps less. Returns {"strength", "style"}."""
+    points = sorted(curve.items(), reverse=True)
+    if points[0][1]["content"] <= content:
+        return {"strength": points[0][0], "style": points[0][1]["style"]}
+    for (strong, a), (weak, b) in zip(points, points[1:]):
+        if b["content"] <= content:
+            t = (a["content"] - content) / (a["content"] - b["content"])
+            return {"strength": round(strong + t * (weak - strong), 3),
+                    "style": round(a["style"] + t * (b["style"] - a["style"]), 4)}
+    return None
 
 
 def blended_scores(scorer: Scorer, photo: torch.Tensor, image: torch.Tensor, strengths: list[float]

@@ -47,6 +47,14 @@ def test_bad_training_values(options: dict, message: str) -> None:
     assert "\n" not in str(info.value) and info.value.field == next(iter(options))
 
 
+def test_a_network_that_paints_the_whole_image_is_told_to_keep_the_base_sharp() -> None:
+    """The soft base is the default; --residual none has no base, and the error says what to give."""
+    with pytest.raises(SettingError, match=r"^base_blur 4: above 1 needs residual palette \(residual none has no "
+                       r"base to soften: give 1\)$"):
+        TrainConfig(residual="none")
+    assert TrainConfig(residual="none", base_blur=1).residual == "none"
+
+
 @pytest.mark.parametrize("value", [0.5, 4.5])
 def test_stroke_scale_is_1_to_4(value: float) -> None:
     with pytest.raises(SettingError, match=f"^stroke_scale {value}: must be 1 to 4"):

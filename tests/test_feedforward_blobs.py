@@ -122,3 +122,21 @@ def test_blended_scores_follow_apply_strength_and_average_per_strength(evaluatio
     summary = evaluation.independent_summary(rows)["independent"]
     assert summary["blended"] == {"blended": {"0.25": {"style": 0.1875, "content": 0.8125},
                                               "1.0": {"style": 0.75, "content": 0.25}}}
+
+
+def test_style_at_the_optimisations_content_is_read_between_the_blends(evaluation: ModuleType) -> None:
+    curve = {1.0: {"style": 1.2, "content": 1.1}, 0.8: {"style": 1.3, "content": 0.9},
+             0.6: {"style": 1.5, "content": 0.7}}
+    assert evaluation.style_at_content(curve, 1.0) == {"strength": 0.9, "style": 1.25}
+    assert evaluation.style_at_content(curve, 0.8) == {"strength": 0.7, "style": 1.4}
+    assert evaluation.style_at_content(curve, 1.2) == {"strength": 1.0, "style": 1.2}  # keeps that much unblended
+    assert evaluation.style_at_content(curve, 0.5) is None  # no blend measured keeps that much
+
+
+def test_the_summary_judges_the_bar_at_the_optimisations_content(evaluation: ModuleType) -> None:
+    row = {"independent": {"style": 1.2, "content": 1.1}, "reference": {"style": 1.0, "content": 1.0},
+           "reference_dark_share": 0.2, "blended": {"0.8": {"style": 1.3, "content": 0.9}}}
+    level = evaluation.independent_summary([row])["independent"]["against_reference"]["equal_content"]
+    assert level == {"strength": 0.9, "style": 1.25, "style_ratio": 1.25, "passes": False}
+    row["blended"]["0.8"]["style"] = 1.1
+    assert evaluation.independent_summary([row])["independent"]["against_reference"]["equal_content"]["passes"]

@@ -108,8 +108,10 @@ def test_a_trained_pack_records_its_styles_and_blends_them(pack: tuple[Path, lis
     with safe_open(path, framework="pt") as f:
         header = f.metadata()
     meta = json.loads(header["metadata"])
-    # The default encoder is the backbone's first layers, which is format 3 whatever the styles (format 2: own).
-    assert header["format_version"] == "3" and meta["style_count"] == 2 and meta["encoder"] == "backbone"
+    # The defaults soften the base, which is format 4 whatever the styles and encoder (3: the backbone's encoder on a
+    # sharp base; 2: several styles with their own).
+    assert header["format_version"] == "4" and meta["style_count"] == 2 and meta["encoder"] == "backbone"
+    assert meta["base_blur"] == 4
     assert meta["styles"] == ["stripes.png", "dots.png"] and meta["style"] == "stripes.png, dots.png"
     model = load_style_network(path)
     assert model.thumbnail(1).size != model.thumbnail(0).size or model.thumbnail(1).tobytes() != \

@@ -52,7 +52,7 @@ def base_blur_problem(base_blur: object, residual: object) -> str | None:
     if base_blur not in BASE_BLURS:
         return f"must be one of {', '.join(map(str, BASE_BLURS))}"
     if base_blur != 1 and residual != "palette":
-        return "above 1 needs residual palette"
+        return "above 1 needs residual palette (residual none has no base to soften: give 1)"
     return None
 
 
