@@ -80,9 +80,9 @@ class TrainConfig(Settings):
         "palette", "what the network's last layer adds to: none (it paints the whole image, Johnson et al.) or "
         "palette (the photo recoloured to the style's colours, which is also the content loss's target)",
         choices=RESIDUALS)
-    # 4, not 1: after an hour the sharp base's outputs were the photo with a texture on it, 1.36 times the
-    # optimisation's independent style score; the soft base's a painting, 1.23 times, and ahead of the sharp base
-    # on both axes blended to equal content (README, "The soft base", "The soft base by default").
+    # 4, not 1: after an hour on The Scream the sharp base's outputs were the photo with a texture on it, 1.36 times
+    # the optimisation's independent style score, the soft base's a painting, 1.23 times, and ahead at equal content;
+    # on The Starry Night a painting again, level at equal content (README, "The soft base by default").
     base_blur: int = _opt(4, "with --residual palette: soften the recoloured photo that the last layer changes by "
                           "downsampling it this many times (1, 2 or 4) and back, so that the network paints its fine "
                           "detail instead of passing the photo's through (1: keep it, as --residual none needs)")
