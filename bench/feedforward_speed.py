@@ -2,7 +2,8 @@
 
 The network is a trained model file or, without one, two networks with random weights side by side (the
 time does not depend on the weights): Johnson et al.'s (width 32, its own encoder) and one of the training
-defaults' shape (width 16, the backbone's first layers as its encoder). The photo is the benchmarks' content image (Tübingen, or
+defaults' shape (width 16, the backbone's first layers as its encoder, root-mean-square normalisation, its change
+added to the softened palette base). The photo is the benchmarks' content image (Tübingen, or
 the bundled example) resized to each size on its long side. Both engines get the same number of
 threads. Writes ``bench/results/feedforward-speed-<device>.json`` with the machine, date and versions.
 
@@ -51,7 +52,9 @@ def random_networks(folder: Path) -> dict[str, Path]:
     defaults = TrainConfig()
     trunk = Backbone(VGGTrunk("vgg16", defaults.pooling), "caffe", name="random")
     shapes = {"johnson-width-32-own-encoder": seeded_network(32, 5, 0),
-              f"width-{defaults.width}-backbone-encoder": seeded_network(defaults.width, 5, 0, backbone=trunk)}
+              f"width-{defaults.width}-backbone-encoder-soft-palette": seeded_network(
+                  defaults.width, defaults.residual_blocks, 0, normalisation=defaults.normalisation,
+                  residual=defaults.residual, backbone=trunk, base_blur=defaults.base_blur)}
     for name, net in shapes.items():
         save_style_network(net, folder / f"{name}.safetensors", {"style": "random weights"})
     return {name: folder / f"{name}.safetensors" for name in shapes}
