@@ -155,8 +155,7 @@ def independent_summary(rows: list[dict]) -> dict[str, object]:
             "passes": ours["style"] <= REFERENCE_BAR * theirs["style"] and ours["content"] <= theirs["content"],
             "optimisation_dark_share": mean([r["reference_dark_share"] for r in paired])}
         if "blended" in paired[0]:
-            curve = {1.0: ours, **{float(k): scores([{"b": r["blended"][k]} for r in paired], "b")
-                                   for k in paired[0]["blended"]}}
+            curve = {1.0: ours, **{float(k): scores([r["blended"] for r in paired], k) for k in paired[0]["blended"]}}
             level = style_at_content(curve, theirs["content"])
             summary["against_reference"]["equal_content"] = level and {
                 **level, "style_ratio": round(level["style"] / theirs["style"], 3),
