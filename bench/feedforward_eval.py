@@ -19,8 +19,11 @@ content and less style), so ``--strengths 0.9,0.8,...`` also scores each output 
 photo as apply's ``--strength`` does: the curves show which paints more style at the same content, and the
 report reads the network's style at the optimisation's content between them (``equal_content``: the strength, the
 style score and its ratio to the optimisation's).
-``--network-size N`` runs the network on each photo at N px and resizes its output to ``--size``: how the judge
-sees the network's strokes at another scale, without training again.
+The network runs as ``brushwork apply`` runs it by default, at the stroke scale it was trained at (each photo
+shrunk to its training photos' size, its painting enlarged back; the scale used is each row's ``stroke_scale``);
+``--network-size N`` runs it on each photo at N px instead (``--network-size`` equal to ``--size``: at full size,
+as before the seventeenth session): how the judge sees the network's strokes at another scale, without training
+again.
 
     python bench/feedforward_eval.py MODEL [--style ../shared/images/style/the_scream.jpg] [--size 512] [--reference DIR]
                                      [--sheet docs/NAME.jpg] [--strengths 0.9,0.8] [--network-size 320]
@@ -45,7 +48,7 @@ from scipy import ndimage
 from brushwork.api import stylize
 from brushwork.colour import rgb_to_yiq
 from brushwork.evaluation import Scorer, judge
-from brushwork.feedforward.apply import TorchEngine, paint
+from brushwork.feedforward.apply import TorchEngine, paint, trained_stroke_scale
 from brushwork.feedforward.config import ApplyConfig, TrainConfig
 from brushwork.feedforward.model_file import load_style_network
 from brushwork.feedforward.network import TransformerNet
@@ -220,7 +223,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--network-size", type=int, default=None,
                         help="run the network on the photo at this many px on its long side and resize its output to "
-                        "--size, as apply's --stroke-scale (--size/N, 1 to 4) does (default: at --size)")
+                        "--size, as apply's --stroke-scale (--size/N, 1 to 4) does (default: apply's, as trained)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "feedforward-eval-cpu.json")
     parser.add_argument("--outputs", type=Path, default=None, help="folder for photo | stylisation pictures")
     parser.add_argument("--sheet", type=Path, default=None, help="one JPEG of every photo's row, stacked, "
@@ -249,7 +252,9 @@ def main() -> None:
     for photo_path in sorted(p for p in args.content.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png")):
         photo = resize_long_side(load_image(photo_path, config.max_pixels)[0], args.size)
         with torch.no_grad(), live_shares(model.net) as live:
-            output = paint(engine, photo, ApplyConfig(stroke_scale=args.size / (args.network_size or args.size)))
+            stroke_scale = (trained_stroke_scale(meta, *photo.shape[-2:]) if args.network_size is None else
+                            args.size / args.network_size)
+            output = paint(engine, photo, ApplyConfig(stroke_scale=stroke_scale), meta)
             layers = sorted(set(config.style_layers) | set(CONTENT_PROBES))
             photo_features, output_features = (backbone.features(x, layers) for x in (photo, output))
             losses = [float(objective.style_loss(f)) for f in (photo_features, output_features)]
@@ -271,7 +276,8 @@ def main() -> None:
             judged["reference_dark_share"] = round(dark_share(reference, painting), 4)
             if args.strengths:
                 judged["reference_blended"] = blended_scores(scorer, photo, reference, args.strengths)
-        rows.append({"photo": photo_path.name, "size": list(photo.shape[-2:]), "style_loss_photo": round(losses[0], 5),
+        rows.append({"photo": photo_path.name, "size": list(photo.shape[-2:]), "stroke_scale": round(stroke_scale, 3),
+                     "style_loss_photo": round(losses[0], 5),
                      "style_loss_output": round(losses[1], 5), "ratio": round(losses[0] / losses[1], 2),
                      **{f"content_{layer}": round(v, 5) for layer, v in kept.items()},
                      "blobs": [asdict(b) for b in blobs], "dark_share": round(dark_share(output, painting), 4),
@@ -290,7 +296,7 @@ def main() -> None:
               "machine": machine("cpu"), "model": args.model.name, "style": style_path.name,
               "steps_trained": meta.get("steps_trained"),
               "training": {key: known[key] for key in TRAINING_SETTINGS if key in known}, "size": args.size,
-              "network_size": args.network_size or args.size,
+              "network_size": args.network_size,
               "results": rows, "min_ratio": min(ratios), "bar": RATIO_BAR, "passes": min(ratios) >= RATIO_BAR,
               "blob_count": sum(len(r["blobs"]) for r in rows),
               "painting_dark_share": DARK_QUANTILE, "mean_dark_share": round(sum(r["dark_share"] for r in rows) / len(rows), 4),

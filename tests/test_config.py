@@ -55,10 +55,12 @@ def test_a_network_that_paints_the_whole_image_is_told_to_keep_the_base_sharp() 
     assert TrainConfig(residual="none", base_blur=1).residual == "none"
 
 
+@pytest.mark.parametrize("kind", [ApplyConfig, VideoConfig])
 @pytest.mark.parametrize("value", [0.5, 4.5])
-def test_stroke_scale_is_1_to_4(value: float) -> None:
+def test_stroke_scale_is_1_to_4_or_as_trained(kind: type[ApplyConfig | VideoConfig], value: float) -> None:
     with pytest.raises(SettingError, match=f"^stroke_scale {value}: must be 1 to 4"):
-        ApplyConfig(stroke_scale=value)
+        kind(stroke_scale=value)
+    assert kind().stroke_scale is None and kind(stroke_scale=4).stroke_scale == 4
 
 
 def test_layer_weights_sum_to_one() -> None:
@@ -110,6 +112,15 @@ def test_settings_before_version_3_keep_the_hed_backbone_they_meant(kind) -> Non
     assert kind.from_dict({**old, "version": 1}).weights == "vgg16-hed"
     assert kind.from_dict({**old, "version": 2, "weights": "vgg19"}).weights == "vgg19"
     assert kind.from_dict(old).weights == kind().weights == "vgg19-caffe-q8"
+
+
+@pytest.mark.parametrize("kind", [ApplyConfig, VideoConfig])
+def test_settings_before_version_4_keep_the_network_at_the_images_own_size(kind) -> None:
+    """Until version 4 a network ran at each image's size (stroke scale 1) unless the settings said otherwise."""
+    old = {key: value for key, value in kind().to_dict().items() if key != "stroke_scale"}
+    assert kind.from_dict({**old, "version": 3}).stroke_scale == 1.0
+    assert kind.from_dict({**old, "version": 3, "stroke_scale": 2.5}).stroke_scale == 2.5
+    assert kind.from_dict(old).stroke_scale is None, "now: as trained"
 
 
 def test_from_dict_refuses_what_it_cannot_read() -> None:

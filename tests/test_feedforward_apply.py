@@ -13,7 +13,7 @@ from PIL import Image
 from brushwork import apply_style_network, load_style_network
 from brushwork.colour import rgb_to_yiq
 from brushwork.errors import BrushworkError
-from brushwork.feedforward.apply import paint, stylize_files
+from brushwork.feedforward.apply import open_engine, paint, stylize_files, trained_stroke_scale
 from brushwork.feedforward.config import ApplyConfig
 from brushwork.recording import read_provenance
 
@@ -44,10 +44,44 @@ def test_stroke_scale_paints_on_the_image_shrunk_and_enlarges_the_painting_back(
 
     photo = torch.zeros(1, 3, 40, 64)
     photo[..., ::2, :] = 1  # stripes of one pixel: detail that shrinking takes out
-    assert torch.equal(paint(engine, photo, ApplyConfig()), photo) and seen == [(40, 64)]
-    out = paint(engine, photo, ApplyConfig(stroke_scale=2))
+    assert torch.equal(paint(engine, photo, ApplyConfig(stroke_scale=1), TRAINED_AT_20), photo) and seen == [(40, 64)]
+    out = paint(engine, photo, ApplyConfig(stroke_scale=2), {})
     assert seen[1] == (20, 32) and out.shape == photo.shape
     assert float(out[..., 4:-4, 4:-4].std()) < 0.05 < 0.4 < float(photo.std())  # the painting is the stripes' grey
+    # By default as trained: a network that saw photos with a short side of 20 px sees this one so.
+    assert paint(engine, photo, ApplyConfig(), TRAINED_AT_20).shape == photo.shape and seen[2] == (20, 32)
+
+
+TRAINED_AT_20 = {"settings": {"crop_size": 20, "photo_size": None}}
+
+
+@pytest.mark.parametrize(("settings", "height", "width", "scale"), [
+    ({"crop_size": 256}, 384, 512, 1.5),  # the short side to the crop size, as training scaled its photos
+    ({"crop_size": 256}, 512, 384, 1.5),
+    ({"crop_size": 256}, 200, 300, 1.0),  # never enlarged: a network is not run above the image's size
+    ({"crop_size": 256}, 3000, 4000, 2.0),  # nor shrunk more than twice: enlarged more, the painting blurs
+    ({"crop_size": 256, "photo_size": 640}, 480, 960, 1.5),  # --photo-size: the long side to it
+    ({"crop_size": 256, "photo_size": 640}, 400, 1600, 400 / 256),  # ... never the short side under the crop
+    ({}, 800, 800, 1.0),  # a file that does not say how it was trained
+])
+def test_the_trained_stroke_scale_shows_an_image_at_its_training_photos_size(
+        settings: dict[str, int], height: int, width: int, scale: float) -> None:
+    assert trained_stroke_scale({"settings": settings} if settings else {}, height, width) == pytest.approx(scale)
+
+
+def test_a_trained_network_runs_as_trained_by_default(tiny_model: Path) -> None:
+    """The tiny network learnt on 32 px crops: an image with a short side of 64 px is painted at half size."""
+    seen: list[tuple[int, ...]] = []
+    engine, meta = open_engine(tiny_model, ApplyConfig(device="cpu"))
+
+    def watched(x: torch.Tensor) -> torch.Tensor:
+        seen.append(tuple(x.shape[-2:]))
+        return engine(x)
+
+    photo = torch.rand(1, 3, 64, 96)
+    default = paint(watched, photo, ApplyConfig(), meta)
+    assert seen == [(32, 48)] and default.shape == photo.shape
+    assert not torch.equal(default, paint(watched, photo, ApplyConfig(stroke_scale=1), meta)) and seen[1] == (64, 96)
 
 
 def torch_tensor_image_of(image: Image.Image) -> torch.Tensor:

@@ -13,6 +13,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+import torch
 from feedforward_fixtures import photo_dir, session_backbone, style_file, tiny_model  # noqa: F401
 from PIL import Image
 from video_fixtures import HEIGHT, WIDTH, audio_packets, decode, panned, write_video
@@ -22,6 +23,8 @@ from brushwork.errors import BrushworkError
 from brushwork.nets.vgg import Backbone
 from brushwork.progress import Cancelled, CancelToken, ProgressEvent
 from brushwork.video.api import stylize_video
+from brushwork.video.config import VideoConfig
+from brushwork.video.engines import FeedForwardEngine
 from brushwork.video.io import probe, read_frames, write_mp4
 
 #: The optimisation path in a few steps a frame on the tiny VGG.
@@ -45,6 +48,18 @@ def test_fast_path_keeps_frames_rate_timestamps_and_audio(clip: Path, tiny_model
     assert [(e.task, e.step, e.total, e.frame) for e in events] == [("video", k + 1, 8, k) for k in range(8)]
     assert not (tmp_path / "out.mp4.work").exists()
     assert np.abs(frames[3].astype(int) - source_frames[3]).mean() > 2  # stylised, not copied
+
+
+def test_the_fast_path_runs_the_network_as_trained_unless_told(tiny_model: Path) -> None:
+    """The tiny network learnt on 32 px crops: a frame 64 px high is painted at half size, as apply does."""
+    seen: list[tuple[int, ...]] = []
+    frame = torch.rand(1, 3, 64, 96)
+    for config, size in [(VideoConfig(device="cpu"), (32, 48)), (VideoConfig(device="cpu", stroke_scale=1), (64, 96))]:
+        engine = FeedForwardEngine(tiny_model, config)
+        network = engine.engine
+        engine.engine = lambda x, network=network: seen.append(tuple(x.shape[-2:])) or network(x)
+        styled, _ = engine(frame, None, None)
+        assert seen[-1] == size and styled.shape == frame.shape
 
 
 def test_segment_size_and_frame_folder(clip: Path, tiny_model: Path, tmp_path: Path) -> None:

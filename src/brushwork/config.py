@@ -53,7 +53,7 @@ PRECISIONS = ("auto", "float32", "bfloat16")
 #: What the total variation term is measured against (StyleConfig.tv_relative_to).
 TV_RELATIVE_TO = ("painting", "none")
 #: The JSON form's format version (Settings.to_dict); a newer one is refused by from_dict.
-SETTINGS_VERSION = 3
+SETTINGS_VERSION = 4
 #: Total variation of a painting below which it counts as this smooth (a flat painting would make the relative
 #: term infinite); the smoothest reference painting, The Scream at 512 px, has 0.0028.
 TV_FLOOR = 1e-4

@@ -100,7 +100,7 @@ class Worker:
             if task.style not in self.engines:
                 self.engines[task.style] = open_engine(task.style, self.apply)
             engine, meta = self.engines[task.style]
-            image = stylize_with(engine, task.input, self.apply)
+            image = stylize_with(engine, meta, task.input, self.apply)
             inputs = {"content": str(task.input), "model": str(task.style), "style": str(meta.get("style", "?"))}
             metadata = provenance("apply", self.apply, inputs, batch=batch)
         else:

@@ -8,7 +8,8 @@ the same padding, blending and saving, so their outputs differ only by the engin
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterable, Iterator, Sequence
+import math
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from PIL import Image
 
 from brushwork.colour import match_colour, recombine
 from brushwork.errors import BrushworkError
-from brushwork.feedforward.config import ApplyConfig
+from brushwork.feedforward.config import MAX_TRAINED_STROKE_SCALE, MIN_STROKE_SCALE, ApplyConfig
 from brushwork.feedforward.model_file import StyleNetwork, load_style_network, style_blend
 from brushwork.feedforward.network import pad_to_multiple
 from brushwork.hardware import compute_dtype, resolve_device
@@ -58,15 +59,36 @@ def run_padded(engine: Engine, rgb: torch.Tensor) -> torch.Tensor:
     return engine(padded)[..., :height, :width]
 
 
-def paint(engine: Engine, content: torch.Tensor, config: ApplyConfig) -> torch.Tensor:
-    """The finished output [B,3,H,W] in [0,1] for ``content`` (the same shape): ``engine`` run on it, shrunk
-    ``config.stroke_scale`` times (its painting enlarged back) where that is above 1, then :func:`finish`."""
+def trained_stroke_scale(metadata: Mapping[str, Any], height: int, width: int) -> float:
+    """The stroke scale at which a network with model-file ``metadata`` sees an image of ``height`` x ``width`` px at
+    the size its training photos had: 1 over the factor its training would have scaled the image by
+    (``data.square_crop``: the short side to the crop size, or the long side to ``photo_size``), kept within
+    MIN_STROKE_SCALE to MAX_TRAINED_STROKE_SCALE; 1 where the file does not say how it was trained."""
+    settings = metadata.get("settings", {})
+    crop, photo_size = settings.get("crop_size"), settings.get("photo_size")
+    if not crop:
+        return MIN_STROKE_SCALE
+    scale = min(min(height, width) / crop, max(height, width) / photo_size if photo_size else math.inf)
+    return min(max(scale, MIN_STROKE_SCALE), MAX_TRAINED_STROKE_SCALE)
+
+
+def paint(engine: Engine, content: torch.Tensor, config: ApplyConfig, metadata: Mapping[str, Any]) -> torch.Tensor:
+    """The finished output [B,3,H,W] in [0,1] for ``content`` (the same shape): ``engine`` (a network with model-file
+    ``metadata``) run on it shrunk ``config.stroke_scale`` times (by default as trained: :func:`trained_stroke_scale`)
+    and its painting enlarged back where that is above 1, then :func:`finish`."""
+    return finish(run_at_stroke_scale(engine, content, config.stroke_scale, metadata), content, config)
+
+
+def run_at_stroke_scale(engine: Engine, content: torch.Tensor, stroke_scale: float | None,
+                        metadata: Mapping[str, Any]) -> torch.Tensor:
+    """``engine``'s painting [B,3,H,W] of ``content`` (the same shape, in [0,1]), run on it shrunk ``stroke_scale``
+    times (None: as trained, :func:`trained_stroke_scale` with the network's ``metadata``) and enlarged back."""
     height, width = content.shape[-2:]
-    scale = config.stroke_scale
-    styled = (run_padded(engine, content) if scale == 1 else
-              resize(run_padded(engine, resize(content, max(1, round(height / scale)), max(1, round(width / scale)))),
-                     height, width))
-    return finish(styled, content, config)
+    scale = trained_stroke_scale(metadata, height, width) if stroke_scale is None else stroke_scale
+    if scale == 1:
+        return run_padded(engine, content)
+    small = resize(content, max(1, round(height / scale)), max(1, round(width / scale)))
+    return resize(run_padded(engine, small), height, width)
 
 
 def finish(styled: torch.Tensor, content: torch.Tensor, config: ApplyConfig) -> torch.Tensor:
@@ -98,16 +120,16 @@ def apply_style_network(model: Path | str | StyleNetwork, image: ImageSource, co
     trained network (a StyleNetwork or a file). ``options`` override fields of ``config`` (defaults:
     ApplyConfig()), e.g. ``strength=0.7``. Returns RGB (RGBA if the image had transparency)."""
     config = replace(config or ApplyConfig(), **options)
-    engine, _ = open_engine(model, config)
-    return stylize_with(engine, image, config)
+    return stylize_with(*open_engine(model, config), image, config)
 
 
-def stylize_with(engine: Engine, image: ImageSource, config: ApplyConfig) -> Image.Image:
-    """Stylise one image with an open ``engine`` (see :func:`apply_style_network`); errors name the file."""
+def stylize_with(engine: Engine, metadata: Mapping[str, Any], image: ImageSource, config: ApplyConfig) -> Image.Image:
+    """Stylise one image with an open ``engine`` and its ``metadata`` (see :func:`open_engine` and
+    :func:`apply_style_network`); errors name the file."""
     rgb, alpha = load_image(image, config.max_pixels)
     if config.size is not None:
         rgb = resize_long_side(rgb, config.size)
-    return to_pil(paint(engine, rgb, config), alpha)
+    return to_pil(paint(engine, rgb, config, metadata), alpha)
 
 
 def plan_outputs(inputs: Sequence[Path], output: Path) -> list[tuple[Path, Path]]:
@@ -198,7 +220,7 @@ def stylize_files(model: Path, inputs: Sequence[Path], output: Path, config: App
     for batch in _batches(todo, config, failed):
         check_cancel(cancel, len(written), list(written))
         content = torch.cat([rgb for _, _, rgb, _ in batch])
-        results = paint(engine, content, config)
+        results = paint(engine, content, config, meta)
         for (source, dest, _, alpha), result in zip(batch, results):
             dest.parent.mkdir(parents=True, exist_ok=True)
             inputs_used = {"content": str(source), "model": Path(model).name, "style": str(meta.get("style", "?"))}

@@ -15,6 +15,13 @@ from brushwork.config import (MAX_SIZE, MIN_SIZE, PRECISIONS, PRESERVE_COLORS, S
 from brushwork.feedforward.network import ENCODERS, NORMALISATIONS, RESIDUALS, base_blur_problem
 from brushwork.outputs import OVERWRITE_HELP
 
+#: Bounds of ApplyConfig.stroke_scale: a network is never run above its image's size, nor on an image shrunk more
+#: than four times (its painting would be enlarged into a blur).
+MIN_STROKE_SCALE, MAX_STROKE_SCALE = 1.0, 4.0
+#: The most the default (as trained) shrinks: on Tübingen at 1024 px a network trained on 256 px crops, run as
+#: trained (3 times smaller), gave a blur at full size; at 2 its strokes still read as paint (README, "Stroke size
+#: as trained").
+MAX_TRAINED_STROKE_SCALE = 2.0
 #: Settings that ``--resume`` may change: they say how long and where to run, not what is learned.
 RUN_SETTINGS = frozenset({"steps", "epochs", "time_limit", "checkpoint_every", "validation_count", "precision",
                           "device", "workers", "reference"})
@@ -160,8 +167,13 @@ class ApplyConfig(Settings):
         StyleConfig.preserve_colors, "keep the photo's colours: luminance (the stylised luminance with the "
         "photo's chrominance) or histogram (the output's colours matched to the photo's)", choices=PRESERVE_COLORS)
     size: int | None = _opt(None, "long side of the outputs in px (default: each input's own size)")
-    stroke_scale: float = _opt(1.0, "run the network on each image shrunk this many times and enlarge its painting "
-                               "back: strokes this many times larger, the painting softer (1 to 4)")
+    # As trained, not 1: a network paints strokes of a size in pixels, learnt on photos of its training size; run on
+    # larger photos at 1 they shrink to a texture, and the independent judge preferred every network run at or below
+    # its training scale at 512 px, at equal content too (README, "Stroke size").
+    stroke_scale: float | None = _opt(
+        None, f"run the network on each image shrunk this many times and enlarge its painting back: strokes this many "
+        f"times larger, the painting softer ({MIN_STROKE_SCALE:g} to {MAX_STROKE_SCALE:g}) (default: as trained, each "
+        f"image shrunk to the size the network's training photos had, at most {MAX_TRAINED_STROKE_SCALE:g} times)")
     batch_size: int = _opt(4, "images of equal size run through the network together")
     precision: Literal["auto", "float32", "bfloat16"] = _opt(
         StyleConfig.precision, "arithmetic of a .safetensors network (an .onnx model runs in float32): "
@@ -178,8 +190,24 @@ class ApplyConfig(Settings):
                    "must be zero or positive and not all zero", self.style_weights)
         _check(self.size is None or MIN_SIZE <= self.size <= MAX_SIZE, "size", f"must be {MIN_SIZE} to {MAX_SIZE} px",
                self.size)
-        _check(1 <= self.stroke_scale <= 4, "stroke_scale", "must be 1 to 4", self.stroke_scale)
+        check_stroke_scale(self.stroke_scale)
         _check(self.batch_size >= 1, "batch_size", "must be 1 or more", self.batch_size)
         _check(self.max_pixels > 0, "max_pixels", "must be positive", self.max_pixels)
         check_choices(self)
 
+    @classmethod
+    def upgrade(cls, values: dict[str, Any], version: int) -> dict[str, Any]:
+        """See upgrade_stroke_scale."""
+        return upgrade_stroke_scale(values, version)
+
+
+def check_stroke_scale(value: float | None) -> None:
+    """Raise SettingError unless ``value`` is None (as trained) or MIN_STROKE_SCALE to MAX_STROKE_SCALE."""
+    _check(value is None or MIN_STROKE_SCALE <= value <= MAX_STROKE_SCALE, "stroke_scale",
+           f"must be {MIN_STROKE_SCALE:g} to {MAX_STROKE_SCALE:g}", value)
+
+
+def upgrade_stroke_scale(values: dict[str, Any], version: int) -> dict[str, Any]:
+    """Settings of an older ``version`` in their own meaning: before version 4 a network ran at each image's own
+    size (stroke scale 1) unless they said otherwise."""
+    return {"stroke_scale": 1.0, **values} if version < 4 else values

@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from brushwork.config import (MAX_SIZE, MIN_SIZE, PRECISIONS, TV_RELATIVE_TO, Settings, StyleConfig, _check,
                               _check_weights, _opt, check_choices, check_types, upgrade_engine)
+from brushwork.feedforward.config import ApplyConfig, check_stroke_scale, upgrade_stroke_scale
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,9 @@ class VideoConfig(Settings):
     blend: float = _opt(0.4, "fast path: weight of the previous output, carried along the flow, on the pixels where "
                         "the flow is reliable (0: per-frame output; measured: 0.4 removes 55 percent of the flicker at "
                         "+5 percent style loss, 0.7 83 percent at +13 percent)")
+    stroke_scale: float | None = _opt(
+        ApplyConfig.stroke_scale, "fast path: run the network on each frame shrunk this many times and enlarge its "
+        "painting back, as `brushwork apply --stroke-scale` (1 to 4) (default: as trained)")
     iterations: int = _opt(StyleConfig.iterations, "optimisation path: L-BFGS steps of the first frame, and of every "
                            "frame with --independent")
     later_iterations: int = _opt(100, "optimisation path: L-BFGS steps of each later frame, which starts from the "
@@ -56,6 +60,7 @@ class VideoConfig(Settings):
         _check(self.duration is None or self.duration > 0, "duration", "must be positive", self.duration)
         _check(0 <= self.crf <= 51, "crf", "must be 0 to 51", self.crf)
         _check(0 <= self.blend < 1, "blend", "must be 0 or more and below 1", self.blend)
+        check_stroke_scale(self.stroke_scale)
         _check(1 <= self.iterations <= 100_000, "iterations", "must be 1 to 100000", self.iterations)
         _check(1 <= self.later_iterations <= 100_000, "later_iterations", "must be 1 to 100000", self.later_iterations)
         _check_weights(self, ("temporal_weight", "content_weight", "style_weight", "tv_weight"))
@@ -63,8 +68,9 @@ class VideoConfig(Settings):
 
     @classmethod
     def upgrade(cls, values: dict[str, Any], version: int) -> dict[str, Any]:
-        """See upgrade_engine: the total variation of version 1, the backbone of versions 1 and 2."""
-        return upgrade_engine(values, version)
+        """See upgrade_engine (the total variation of version 1, the backbone of versions 1 and 2) and
+        upgrade_stroke_scale (the fast path at the frames' own size before version 4)."""
+        return upgrade_stroke_scale(upgrade_engine(values, version), version)
 
     def style_config(self, long_side: int, iterations: int) -> StyleConfig:
         """The settings of one frame's optimisation: a single scale of ``long_side`` px."""

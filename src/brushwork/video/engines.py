@@ -13,7 +13,7 @@ from typing import Protocol
 import torch
 
 from brushwork.api import backbone_for
-from brushwork.feedforward.apply import open_engine, run_padded
+from brushwork.feedforward.apply import open_engine, run_at_stroke_scale
 from brushwork.feedforward.config import ApplyConfig
 from brushwork.hardware import resolve_device
 from brushwork.image import resize_long_side
@@ -83,5 +83,5 @@ class FeedForwardEngine:
 
     def __call__(self, frame: torch.Tensor, warped: Warped | None, cancel: CancelToken | None
                  ) -> tuple[torch.Tensor, dict[str, float]]:
-        styled = run_padded(self.engine, frame)
+        styled = run_at_stroke_scale(self.engine, frame, self.config.stroke_scale, self.metadata)
         return (styled if warped is None else blend(styled, warped, self.config.blend)), {}

@@ -104,7 +104,6 @@ function styleFactor() {
 function showSettings() {
   $("size-out").textContent = `${$("size").value} px`;
   $("strength-out").textContent = `${$("strength").value}%`;
-  $("stroke_scale-out").textContent = `×${$("stroke_scale").value}`;
   $("style_weight-out").textContent = `×${styleFactor().toPrecision(2)}`;
 }
 
@@ -200,7 +199,7 @@ async function stylizeFields(form) {
 }
 
 // The fields of an apply job: the photo's, the network, how much of its style to blend in and how
-// many times smaller to run it (larger strokes).
+// many times smaller to run it (larger strokes; empty: as trained).
 async function applyFields(form) {
   if (!(await photoFields(form))) return false;
   if (!$("model").value) {
@@ -409,7 +408,7 @@ async function start() {
   $("preserve_colors").value = stylize.preserve_colors;
   $("quality").value = info.settings.quality.default;
   $("strength").value = Math.round(100 * (apply && apply.strength !== undefined ? apply.strength : 1));
-  $("stroke_scale").value = apply && apply.stroke_scale !== undefined ? apply.stroke_scale : 1;
+  $("stroke_scale").value = apply && apply.stroke_scale ? String(apply.stroke_scale) : "";
   for (const name of info.models) $("model").append(new Option(name.replace(/\.[a-z]+$/, ""), name));
   $("kind-apply").disabled = !info.kinds.includes("apply") || info.models.length === 0;
   $("kind-help").hidden = !$("kind-apply").disabled;
@@ -457,7 +456,6 @@ async function start() {
   $("size").addEventListener("input", showSettings);
   $("style_weight").addEventListener("input", showSettings);
   $("strength").addEventListener("input", showSettings);
-  $("stroke_scale").addEventListener("input", showSettings);
   $("job-form").addEventListener("submit", submit);
   $("paint").disabled = false;  // disabled in the page until the form can be sent by this script
   $("cancel").addEventListener("click", cancel);
