@@ -8,7 +8,6 @@ the same padding, blending and saving, so their outputs differ only by the engin
 from __future__ import annotations
 
 import copy
-import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -20,6 +19,7 @@ from PIL import Image
 from brushwork.colour import match_colour, recombine
 from brushwork.errors import BrushworkError
 from brushwork.feedforward.config import MAX_TRAINED_STROKE_SCALE, MIN_STROKE_SCALE, ApplyConfig
+from brushwork.feedforward.data import photo_scale
 from brushwork.feedforward.model_file import StyleNetwork, load_style_network, style_blend
 from brushwork.feedforward.network import pad_to_multiple
 from brushwork.hardware import compute_dtype, resolve_device
@@ -62,13 +62,12 @@ def run_padded(engine: Engine, rgb: torch.Tensor) -> torch.Tensor:
 def trained_stroke_scale(metadata: Mapping[str, Any], height: int, width: int) -> float:
     """The stroke scale at which a network with model-file ``metadata`` sees an image of ``height`` x ``width`` px at
     the size its training photos had: 1 over the factor its training would have scaled the image by
-    (``data.square_crop``: the short side to the crop size, or the long side to ``photo_size``), kept within
+    (``data.photo_scale``: the short side to the crop size, or the long side to ``photo_size``), kept within
     MIN_STROKE_SCALE to MAX_TRAINED_STROKE_SCALE; 1 where the file does not say how it was trained."""
     settings = metadata.get("settings", {})
-    crop, photo_size = settings.get("crop_size"), settings.get("photo_size")
-    if not crop:
+    if not settings.get("crop_size"):
         return MIN_STROKE_SCALE
-    scale = min(min(height, width) / crop, max(height, width) / photo_size if photo_size else math.inf)
+    scale = 1 / photo_scale(height, width, settings["crop_size"], settings.get("photo_size"))
     return min(max(scale, MIN_STROKE_SCALE), MAX_TRAINED_STROKE_SCALE)
 
 

@@ -71,13 +71,18 @@ def scan_photos(root: Path, crop_size: int, max_pixels: int) -> PhotoFolder:
     return folder
 
 
+def photo_scale(height: int, width: int, size: int, long_side: int | None = None) -> float:
+    """The factor by which training scales a photo of ``height`` x ``width`` px before its ``size`` px crop: its
+    long side to ``long_side`` px (default: its short side to ``size``; never its short side under ``size``)."""
+    return max(size / min(height, width), (long_side or 0) / max(height, width))
+
+
 def square_crop(photo: torch.Tensor, size: int, rng: np.random.Generator | None,
                 long_side: int | None = None) -> torch.Tensor:
-    """[1,3,H,W] -> [1,3,size,size]: the photo scaled so that its long side is ``long_side`` px (default: its
-    short side ``size``; never its short side under ``size``), then a crop (random where a generator is given,
+    """[1,3,H,W] -> [1,3,size,size]: the photo scaled by :func:`photo_scale`, then a crop (random where a generator is given,
     else the centre) and, when random, a coin-flip horizontal mirror."""
     height, width = photo.shape[-2:]
-    scale = max(size / min(height, width), (long_side or 0) / max(height, width))
+    scale = photo_scale(height, width, size, long_side)
     photo = resize(photo, max(size, round(height * scale)), max(size, round(width * scale)))
     height, width = photo.shape[-2:]
     top, left = (height - size) // 2, (width - size) // 2
